@@ -1,0 +1,165 @@
+/**
+ * The pure core step: given a definition, a state and a message, decide which events to record
+ * and which effects to run, and compute the state those events lead to. Nothing runs here: the
+ * runtime commits the events, then dispatches the effects.
+ *
+ * `update` is applied to the events as decoded from their stored (JSON) form, exactly as replay
+ * does, so the state after a call equals the state rebuilt after a restart.
+ */
+import type { EffectCall, EntityDefinition } from './definition.js';
+import { describe, EntityCodeError, ErrorCode, NotRegisteredError } from './errors.js';
+import { decodeJson, deepFreeze, encodeJson } from './json.js';
+
+/** An effect of an accepted decision, its payload checked and decoded. */
+export interface PlannedEffect {
+  readonly effect: string;
+  readonly payload: unknown;
+}
+
+export type Outcome<S, E, R> =
+  | { readonly kind: 'rejected'; readonly reason: R }
+  | {
+      readonly kind: 'accepted';
+      /** The events as decoded from their stored form (what `update` saw). */
+      readonly events: readonly E[];
+      /** The events' stored form, encoded once. */
+      readonly encodedEvents: readonly string[];
+      readonly effects: readonly PlannedEffect[];
+      /** The state after folding the events. */
+      readonly state: S;
+    };
+
+/** Builds the first state of an entity. */
+export function initialState<S>(definition: EntityDefinition<string, S>): S {
+  try {
+    return deepFreeze(definition.init());
+  } catch (cause) {
+    throw new EntityCodeError(ErrorCode.InitThrew, `${definition.type}.init threw: ${describe(cause)}`, cause);
+  }
+}
+
+/** Folds one decoded event into the state. */
+export function applyEvent<S, E>(definition: EntityDefinition<string, S, unknown, E>, state: S, event: E): S {
+  let next: S;
+  try {
+    next = definition.update(event, state);
+  } catch (cause) {
+    const hint =
+      cause instanceof TypeError ? ' (state and events are frozen: return a new state instead of changing it)' : '';
+    throw new EntityCodeError(
+      ErrorCode.UpdateThrew,
+      `${definition.type}.update threw: ${describe(cause)}${hint}`,
+      cause,
+    );
+  }
+  return deepFreeze(next);
+}
+
+/** Decodes stored JSON (an event or a snapshot) into a frozen value, ready for {@link applyEvent}. */
+export function decodeFrozen<E>(text: string): E {
+  return deepFreeze(decodeJson(text) as E);
+}
+
+/**
+ * Runs `handle` and, when it accepts, folds the events it returned.
+ *
+ * @param knownEffects the effect names the system can run; others are refused.
+ * @throws EntityCodeError, SerializationError, NotRegisteredError — nothing is to be committed.
+ */
+export function decide<S, M, E, R>(
+  definition: EntityDefinition<string, S, M, E, R>,
+  state: S,
+  message: M,
+  knownEffects: { has(name: string): boolean },
+): Outcome<S, E, R> {
+  const decision = runHandle(definition, state, message);
+  if (!decision.ok) return { kind: 'rejected', reason: decision.reason };
+
+  const returned = decision.events;
+  const requested = decision.effects ?? [];
+  if (returned.length === 0 && requested.length > 0) {
+    throw new EntityCodeError(
+      ErrorCode.EffectsWithoutEvents,
+      `${definition.type}.handle returned effects without events: effects run only after a commit, and a decision with no events commits nothing. Record an event that says why the effect runs.`,
+    );
+  }
+
+  const encodedEvents: string[] = new Array(returned.length);
+  const events: E[] = new Array(returned.length);
+  let next = state;
+  for (let i = 0; i < returned.length; i++) {
+    const text = encodeJson(returned[i], `Event ${i} returned by ${definition.type}.handle`);
+    const event = decodeFrozen<E>(text);
+    encodedEvents[i] = text;
+    events[i] = event;
+    next = applyEvent(definition, next, event);
+  }
+
+  const effects: PlannedEffect[] = new Array(requested.length);
+  for (let i = 0; i < requested.length; i++) {
+    effects[i] = planEffect(definition.type, requested[i], i, knownEffects);
+  }
+  return { kind: 'accepted', events, encodedEvents, effects, state: next };
+}
+
+function runHandle<S, M, E, R>(definition: EntityDefinition<string, S, M, E, R>, state: S, message: M) {
+  let result: unknown;
+  try {
+    result = definition.handle(message, state);
+  } catch (cause) {
+    const hint = cause instanceof TypeError ? ' (state is frozen: handle must not change it)' : '';
+    throw new EntityCodeError(
+      ErrorCode.HandleThrew,
+      `${definition.type}.handle threw: ${describe(cause)}${hint}`,
+      cause,
+    );
+  }
+  if (isThenable(result)) {
+    // The promise's outcome is ignored; keep a rejection from becoming an unhandled one.
+    Promise.resolve(result).catch(() => {});
+    throw new EntityCodeError(
+      ErrorCode.HandleReturnedPromise,
+      `${definition.type}.handle returned a promise: handle must be synchronous and pure; do asynchronous work in an effect`,
+    );
+  }
+  if (!isDecision(result)) {
+    throw new EntityCodeError(
+      ErrorCode.InvalidDecision,
+      `${definition.type}.handle must return ok(events, effects?) or error(reason), got ${describe(result)}`,
+    );
+  }
+  return result as { ok: true; events: readonly E[]; effects?: readonly EffectCall[] } | { ok: false; reason: R };
+}
+
+function planEffect(type: string, call: unknown, index: number, known: { has(name: string): boolean }): PlannedEffect {
+  if (call === null || typeof call !== 'object' || typeof (call as EffectCall).effect !== 'string') {
+    throw new EntityCodeError(
+      ErrorCode.InvalidDecision,
+      `Effect ${index} returned by ${type}.handle is not an effect call: use SomeEffect.with(payload)`,
+    );
+  }
+  const { effect, payload } = call as EffectCall;
+  if (!known.has(effect)) {
+    throw new NotRegisteredError(
+      ErrorCode.UnknownEffect,
+      `Effect ${JSON.stringify(effect)} returned by ${type}.handle is not registered with the system: add it to createSystem({ effects })`,
+    );
+  }
+  const text = encodeJson(payload, `The payload of effect ${effect} returned by ${type}.handle`);
+  return { effect, payload: decodeJson(text) };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function isDecision(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as { ok?: unknown; events?: unknown; effects?: unknown };
+  if (v.ok === true) return Array.isArray(v.events) && (v.effects === undefined || Array.isArray(v.effects));
+  return v.ok === false && 'reason' in v;
+}

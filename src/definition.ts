@@ -1,0 +1,193 @@
+import { ConfigurationError } from './errors.js';
+import { assertValidId, assertValidName } from './id.js';
+
+declare const refTypes: unique symbol;
+
+/**
+ * A reference to one entity: plain data `{ type, id }`. The type parameters exist only for the
+ * compiler, so that `system.call(ref, message)` accepts only this entity's messages and answers
+ * with its state type.
+ */
+export interface EntityRef<TType extends string = string, M = unknown, S = unknown, E = unknown, R = unknown> {
+  readonly type: TType;
+  readonly id: string;
+  /** Compile-time only; never present at run time. */
+  readonly [refTypes]?: { message(message: M): void; state: S; event: E; reason: R };
+}
+
+/** A request to run an effect after the decision's events are committed: plain data. */
+export interface EffectCall<P = unknown> {
+  readonly effect: string;
+  readonly payload: P;
+}
+
+/** `handle` accepted the message: these events are recorded, then these effects run. */
+export interface Accepted<E> {
+  readonly ok: true;
+  readonly events: readonly E[];
+  readonly effects: readonly EffectCall[];
+}
+
+/** `handle` rejected the message with a domain reason; nothing is recorded. */
+export interface Rejected<R> {
+  readonly ok: false;
+  readonly reason: R;
+}
+
+/** What `handle` returns. */
+export type Decision<E, R> = Accepted<E> | Rejected<R>;
+
+/**
+ * Accept a message: record `events`, then (after the commit) run `effects` in order.
+ *
+ * @example
+ * return ok([{ type: 'Increased', amount: 1 }], [AdminMailer.with({ threshold: 10 })]);
+ */
+export function ok<const E>(events: readonly E[], effects: readonly EffectCall[] = []): Accepted<E> {
+  return { ok: true, events, effects };
+}
+
+/**
+ * Reject a message with a domain reason. The caller receives `{ ok: false, error: reason }`.
+ *
+ * @example
+ * if (state.balance < message.amount) return error('insufficient funds');
+ */
+export function error<const R>(reason: R): Rejected<R> {
+  return { ok: false, reason };
+}
+
+/** What a user writes to define an entity. */
+export interface EntityConfig<TType extends string, S, M, E, R> {
+  /** The entity type's name, unique within a system. */
+  readonly type: TType;
+  /** The state of an entity with no events. Optional: without it the first state is `undefined`. */
+  readonly init?: () => S;
+  /** Decide: pure and synchronous. Returns `ok(events, effects?)` or `error(reason)`. */
+  handle(message: M, state: S): Decision<E, R>;
+  /** Evolve: pure and synchronous. Folds one committed event into the state. */
+  update(event: E, state: S): S;
+  /**
+   * Change this when the shape of the state changes: snapshots written under another value are
+   * ignored and the state is rebuilt from the events. Default `1`.
+   */
+  readonly snapshotVersion?: number | string;
+}
+
+/** A defined entity type: plain data plus `ref(id)`. Register it with `createSystem({ entities })`. */
+export interface EntityDefinition<TType extends string = string, S = unknown, M = unknown, E = unknown, R = unknown> {
+  readonly kind: 'entity';
+  readonly type: TType;
+  readonly init: () => S;
+  handle(message: M, state: S): Decision<E, R>;
+  update(event: E, state: S): S;
+  readonly snapshotVersion: string;
+  /** A reference to the entity with this id. The id alone names the event log. */
+  ref(id: string): EntityRef<TType, M, S, E, R>;
+}
+
+/**
+ * Define an entity type. Types infer: `state` from `init`, `event` from what `handle` returns.
+ *
+ * @example
+ * const Counter = defineEntity({
+ *   type: 'Counter',
+ *   init: () => ({ count: 0 }),
+ *   handle: (message: { type: 'Increment' }, state) => ok([{ type: 'Increased', amount: 1 }]),
+ *   update: (event, state) => ({ count: state.count + event.amount }),
+ * });
+ */
+export function defineEntity<const TType extends string, S = undefined, M = never, E = never, R = never>(
+  config: EntityConfig<TType, S, M, E, R>,
+): EntityDefinition<TType, S, M, E, R> {
+  if (config === null || typeof config !== 'object') throw new ConfigurationError('defineEntity expects an object');
+  assertValidName(config.type, 'entity type');
+  for (const key of ['handle', 'update'] as const) {
+    if (typeof config[key] !== 'function') {
+      throw new ConfigurationError(`Entity ${config.type}: ${key} must be a function`);
+    }
+  }
+  if (config.init !== undefined && typeof config.init !== 'function') {
+    throw new ConfigurationError(`Entity ${config.type}: init must be a function when given`);
+  }
+  const type = config.type;
+  return Object.freeze({
+    kind: 'entity' as const,
+    type,
+    init: config.init ?? (() => undefined as S),
+    handle: config.handle,
+    update: config.update,
+    snapshotVersion: String(config.snapshotVersion ?? 1),
+    ref(id: string): EntityRef<TType, M, S, E, R> {
+      assertValidId(id);
+      return { type, id };
+    },
+  });
+}
+
+/**
+ * The application context handed to every effect as `ctx.context`. Declare its type once for
+ * your application:
+ *
+ * @example
+ * declare module 'pachyderm' {
+ *   interface Register { context: { mailer: Mailer } }
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: extended by users through declaration merging
+export interface Register {}
+
+/** The context type: what `Register['context']` declares, otherwise `unknown`. */
+export type AppContext = Register extends { context: infer C } ? C : unknown;
+
+/** What an effect handler receives besides its payload. */
+export interface EffectContext {
+  /** The `context` given to `createSystem`. */
+  readonly context: AppContext;
+  /** The entity whose decision asked for this effect. */
+  readonly ref: EntityRef;
+  /** The entity's version after the commit that carried the decision. */
+  readonly version: number;
+  /** Unique per effect and stable: `<id>:<version>:<index>`. Pass it to the outside system. */
+  readonly idempotencyKey: string;
+}
+
+export type EffectHandler<P> = (payload: P, ctx: EffectContext) => Promise<void> | void;
+
+/** A defined effect. Register it with `createSystem({ effects })`; request it with `.with(payload)`. */
+export interface EffectDefinition<P = unknown> {
+  readonly kind: 'effect';
+  readonly name: string;
+  run(payload: P, ctx: EffectContext): Promise<void> | void;
+  /** A request to run this effect with this payload, for `ok(events, effects)`. */
+  with(payload: P): EffectCall<P>;
+}
+
+/**
+ * Define an effect: something that talks to the world, run only after the decision that asked for
+ * it is committed, at most once.
+ *
+ * @example
+ * const AdminMailer = defineEffect('AdminMailer', async (payload: { threshold: number }, ctx) => {
+ *   await ctx.context.mailer.send('admin@myapp.example', `Reached ${payload.threshold}`);
+ * });
+ */
+export function defineEffect<P>(name: string, run: EffectHandler<P>): EffectDefinition<P> {
+  assertValidName(name, 'effect name');
+  if (typeof run !== 'function') throw new ConfigurationError(`Effect ${name}: the handler must be a function`);
+  return Object.freeze({
+    kind: 'effect' as const,
+    name,
+    run,
+    with(payload: P): EffectCall<P> {
+      return { effect: name, payload };
+    },
+  });
+}
+
+/** The message type of a definition. */
+export type MessageOf<T> = T extends EntityDefinition<string, infer _S, infer M> ? M : never;
+/** The state type of a definition. */
+export type StateOf<T> = T extends EntityDefinition<string, infer S> ? S : never;
+/** The event type of a definition. */
+export type EventOf<T> = T extends EntityDefinition<string, infer _S, infer _M, infer E> ? E : never;

@@ -1,0 +1,70 @@
+import type { PlannedEffect } from './decide.js';
+import type { AppContext, EffectDefinition } from './definition.js';
+import { EffectFailedError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { EntityWorker } from './worker.js';
+
+/**
+ * Runs the effects of committed decisions, at most once each: in the order returned, and for
+ * one entity in commit order, without holding up the entity's next message. A failing effect is
+ * reported to `onEffectError` and the log; it never touches the call or the state.
+ */
+export class EffectDispatcher {
+  readonly #chains = new WeakMap<EntityWorker, Promise<void>>();
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly definitions: ReadonlyMap<string, EffectDefinition>,
+    private readonly context: AppContext,
+    private readonly logger: Logger,
+    private readonly onEffectError: ((error: EffectFailedError) => void) | undefined,
+  ) {}
+
+  dispatch(worker: EntityWorker, effects: readonly PlannedEffect[], version: number): void {
+    if (effects.length === 0) return;
+    worker.effectsPending++;
+    const previous = this.#chains.get(worker) ?? Promise.resolve();
+    const run = previous.then(() => this.#runAll(worker, effects, version));
+    const settled = run.finally(() => {
+      worker.effectsPending--;
+      this.#running.delete(settled);
+      if (this.#chains.get(worker) === run) this.#chains.delete(worker);
+    });
+    this.#chains.set(worker, run);
+    this.#running.add(settled);
+  }
+
+  /** Resolves when every effect dispatched so far has finished. */
+  async drain(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all(this.#running);
+  }
+
+  async #runAll(worker: EntityWorker, effects: readonly PlannedEffect[], version: number): Promise<void> {
+    for (let index = 0; index < effects.length; index++) {
+      const { effect, payload } = effects[index] as PlannedEffect;
+      const idempotencyKey = `${worker.ref.id}:${version}:${index}`;
+      try {
+        // Registration was checked before the commit.
+        const definition = this.definitions.get(effect) as EffectDefinition;
+        await definition.run(payload, { context: this.context, ref: worker.ref, version, idempotencyKey });
+      } catch (cause) {
+        this.#report(new EffectFailedError(effect, idempotencyKey, cause), worker);
+      }
+    }
+  }
+
+  #report(error: EffectFailedError, worker: EntityWorker): void {
+    this.logger.error('effect failed', {
+      effect: error.effect,
+      idempotencyKey: error.idempotencyKey,
+      entityType: worker.ref.type,
+      entityId: worker.ref.id,
+      error: error.cause,
+    });
+    try {
+      this.onEffectError?.(error);
+    } catch (hookError) {
+      this.logger.error('onEffectError threw', { error: hookError });
+    }
+  }
+}

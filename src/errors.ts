@@ -1,0 +1,142 @@
+/**
+ * Every fault Pachyderm reports is a `PachydermError` with a stable string `code`.
+ * A domain rejection (`error(reason)` from `handle`) is not an exception: it is the
+ * value `{ ok: false, error: reason }`.
+ *
+ * Check errors by `code` (or with {@link isPachydermError}) rather than `instanceof`,
+ * so that two copies of the package still agree.
+ */
+export const ErrorCode = {
+  InvalidId: 'INVALID_ID',
+  InvalidConfiguration: 'INVALID_CONFIGURATION',
+  UnknownEntityType: 'UNKNOWN_ENTITY_TYPE',
+  UnknownEffect: 'UNKNOWN_EFFECT',
+  NotSerializable: 'NOT_SERIALIZABLE',
+  InitThrew: 'INIT_THREW',
+  HandleThrew: 'HANDLE_THREW',
+  HandleReturnedPromise: 'HANDLE_RETURNED_PROMISE',
+  UpdateThrew: 'UPDATE_THREW',
+  InvalidDecision: 'INVALID_DECISION',
+  EffectsWithoutEvents: 'EFFECTS_WITHOUT_EVENTS',
+  StoreUnavailable: 'STORE_UNAVAILABLE',
+  ConflictRetriesExhausted: 'CONFLICT_RETRIES_EXHAUSTED',
+  SystemClosed: 'SYSTEM_CLOSED',
+  EffectFailed: 'EFFECT_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error Pachyderm throws or rejects with. */
+export class PachydermError extends Error {
+  readonly code: ErrorCode;
+  /** True when trying the same operation again later may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** An entity id that is not a string of 1 to 255 UTF-8 bytes (or holds NUL or a lone surrogate). */
+export class InvalidIdError extends PachydermError {
+  constructor(message: string) {
+    super(ErrorCode.InvalidId, message);
+  }
+}
+
+/** `createSystem` or a definition was given options that cannot work. */
+export class ConfigurationError extends PachydermError {
+  constructor(message: string) {
+    super(ErrorCode.InvalidConfiguration, message);
+  }
+}
+
+/** An entity type or effect that the system was not given in `entities` / `effects`. */
+export class NotRegisteredError extends PachydermError {
+  constructor(code: typeof ErrorCode.UnknownEntityType | typeof ErrorCode.UnknownEffect, message: string) {
+    super(code, message);
+  }
+}
+
+/** A message, event, effect payload or state that JSON cannot carry faithfully. */
+export class SerializationError extends PachydermError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCode.NotSerializable, message, { cause });
+  }
+}
+
+/** User code of an entity definition failed: `init`, `handle` or `update` threw, or `handle` broke its contract. */
+export class EntityCodeError extends PachydermError {
+  constructor(
+    code:
+      | typeof ErrorCode.InitThrew
+      | typeof ErrorCode.HandleThrew
+      | typeof ErrorCode.HandleReturnedPromise
+      | typeof ErrorCode.UpdateThrew
+      | typeof ErrorCode.InvalidDecision
+      | typeof ErrorCode.EffectsWithoutEvents,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
+  }
+}
+
+/** The store could not be reached or could not complete an operation. Nothing was committed by this call, unless the connection broke during the commit itself. */
+export class StoreUnavailableError extends PachydermError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCode.StoreUnavailable, message, { cause, retryable: true });
+  }
+}
+
+/** Other writers kept appending to the entity's log; the call gave up after the configured number of retries. */
+export class ConflictRetriesExhaustedError extends PachydermError {
+  constructor(message: string) {
+    super(ErrorCode.ConflictRetriesExhausted, message, { retryable: true });
+  }
+}
+
+/** The system was closed before the call was accepted. */
+export class SystemClosedError extends PachydermError {
+  constructor() {
+    super(ErrorCode.SystemClosed, 'The system is closed and accepts no more calls');
+  }
+}
+
+/** An effect handler threw or rejected. Reported to `onEffectError`; never fails the call. */
+export class EffectFailedError extends PachydermError {
+  readonly effect: string;
+  readonly idempotencyKey: string;
+  constructor(effect: string, idempotencyKey: string, cause: unknown) {
+    super(ErrorCode.EffectFailed, `Effect ${effect} (${idempotencyKey}) failed: ${describe(cause)}`, { cause });
+    this.effect = effect;
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+/**
+ * True for any Pachyderm error (optionally: with this code), also one thrown by another
+ * copy of the package.
+ *
+ * @example
+ * if (isPachydermError(e, 'STORE_UNAVAILABLE')) retryLater();
+ */
+export function isPachydermError(value: unknown, code?: ErrorCode): value is PachydermError {
+  if (!(value instanceof Error)) return false;
+  const actual = (value as { code?: unknown }).code;
+  if (typeof actual !== 'string' || !Object.values(ErrorCode).includes(actual as ErrorCode)) return false;
+  return code === undefined || actual === code;
+}
+
+/** A short description of any thrown value, for error messages. */
+export function describe(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,59 @@
+import type pg from 'pg';
+
+/**
+ * The PostgreSQL schema, as numbered migrations. Each is applied once, in order, and recorded in
+ * `<schema>.migrations`. `id` columns use the "C" collation: ids are compared byte for byte.
+ */
+const migrations: readonly ((schema: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.streams (
+      id text COLLATE "C" PRIMARY KEY,
+      version integer NOT NULL
+    );
+    CREATE TABLE ${s}.events (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      stream_id text COLLATE "C" NOT NULL,
+      version integer NOT NULL,
+      data text NOT NULL,
+      recorded_at timestamptz NOT NULL,
+      UNIQUE (stream_id, version)
+    );
+    CREATE TABLE ${s}.snapshots (
+      stream_id text COLLATE "C" NOT NULL,
+      entity_type text COLLATE "C" NOT NULL,
+      schema_version text NOT NULL,
+      version integer NOT NULL,
+      state text NOT NULL,
+      PRIMARY KEY (stream_id, entity_type)
+    );`,
+];
+
+/**
+ * Brings the schema up to date. Processes starting together take turns on a transaction-scoped
+ * advisory lock, so each migration runs exactly once.
+ */
+export async function migrate(client: pg.ClientBase, schema: string, quotedSchema: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pachyderm:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quotedSchema}.migrations (
+         version integer PRIMARY KEY,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await client.query<{ applied: number }>(
+      `SELECT coalesce(max(version), 0)::int AS applied FROM ${quotedSchema}.migrations`,
+    );
+    const applied = rows[0]?.applied ?? 0;
+    for (let i = applied; i < migrations.length; i++) {
+      await client.query((migrations[i] as (s: string) => string)(quotedSchema));
+      await client.query(`INSERT INTO ${quotedSchema}.migrations (version) VALUES ($1)`, [i + 1]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Test a definition without a store: given these events, when this message, then these events,
+ * effects, state or rejection. Events go through the same JSON round trip and `update` as in a
+ * running system.
+ *
+ * @example
+ * given(Counter, [{ type: 'Increased', amount: 1 }])
+ *   .when({ type: 'Increment' })
+ *   .then([{ type: 'Increased', amount: 1 }]);
+ */
+import assert from 'node:assert/strict';
+import { applyEvent, decide, decodeFrozen, initialState, type Outcome } from '../decide.js';
+import type { EffectCall, EntityDefinition } from '../definition.js';
+import { isPachydermError } from '../errors.js';
+import { encodeJson } from '../json.js';
+
+export type { TestClock } from '../clock.js';
+export { createTestClock } from '../clock.js';
+
+/** The outcome of `when`, to assert on. */
+export interface Then<S, E, R> {
+  /** `handle` accepted the message with exactly these events. */
+  then(events: readonly E[]): void;
+  /** `handle` accepted the message and asked for exactly these effects. */
+  thenEffects(effects: readonly EffectCall[]): void;
+  /** The state after the new events. */
+  thenState(state: S): void;
+  /** `handle` rejected the message with this reason. */
+  thenError(reason: R): void;
+  /** The step failed with a `PachydermError` of this code (e.g. `HANDLE_THREW`). */
+  thenThrows(code: string): void;
+}
+
+export interface When<S, M, E, R> {
+  /** Runs `handle` once on the state the given events lead to. */
+  when(message: M): Then<S, E, R>;
+}
+
+/**
+ * Starts a specification of one entity definition from the events already in its log.
+ */
+export function given<S, M, E, R>(
+  definition: EntityDefinition<string, S, M, E, R>,
+  events: readonly E[] = [],
+): When<S, M, E, R> {
+  return {
+    when(message) {
+      let result: { outcome: Outcome<S, E, R> } | { thrown: unknown };
+      try {
+        let state = initialState(definition);
+        events.forEach((event, i) => {
+          state = applyEvent(definition, state, decodeFrozen<E>(encodeJson(event, `Given event ${i}`)));
+        });
+        // A definition is specified on its own: every effect name is accepted.
+        result = { outcome: decide(definition, state, message, { has: () => true }) };
+      } catch (thrown) {
+        result = { thrown };
+      }
+      const accepted = () => {
+        if ('thrown' in result) throw result.thrown;
+        const { outcome } = result;
+        if (outcome.kind !== 'accepted') {
+          assert.fail(
+            `Expected handle to accept the message, but it rejected it with ${JSON.stringify(outcome.reason)}`,
+          );
+        }
+        return outcome;
+      };
+      const assertions: Omit<Then<S, E, R>, 'then'> = {
+        thenEffects(expected) {
+          const actual = accepted().effects.map(({ effect, payload }) => ({ effect, payload }));
+          assert.deepStrictEqual(actual, roundTrip(expected.map(({ effect, payload }) => ({ effect, payload }))));
+        },
+        thenState(expected) {
+          assert.deepStrictEqual(accepted().state, expected);
+        },
+        thenError(expected) {
+          if ('thrown' in result) throw result.thrown;
+          const { outcome } = result;
+          if (outcome.kind !== 'rejected') {
+            assert.fail(
+              `Expected handle to reject the message, but it accepted it with ${JSON.stringify(outcome.events)}`,
+            );
+          }
+          assert.deepStrictEqual(outcome.reason, expected);
+        },
+        thenThrows(code) {
+          if (!('thrown' in result)) assert.fail(`Expected a ${code} error, but the step succeeded`);
+          if (!isPachydermError(result.thrown)) throw result.thrown;
+          assert.equal(result.thrown.code, code, result.thrown.message);
+        },
+      };
+      return {
+        ...assertions,
+        // biome-ignore lint/suspicious/noThenProperty: given/when/then reads best; `await` on it is handled below.
+        then(expected: readonly E[] | ((value: unknown) => void)) {
+          // Awaited by mistake: resolve to the assertions instead of treating the callback as events.
+          if (typeof expected === 'function') return expected(assertions);
+          assert.deepStrictEqual(accepted().events, roundTrip(expected));
+        },
+      };
+    },
+  };
+}
+
+function roundTrip<T>(value: T): T {
+  return JSON.parse(encodeJson(value, 'The expected value')) as T;
+}

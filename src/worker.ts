@@ -1,0 +1,130 @@
+import { decide, type PlannedEffect } from './decide.js';
+import type { EntityDefinition, EntityRef } from './definition.js';
+import { ConflictRetriesExhaustedError } from './errors.js';
+import type { Loaded } from './load-state.js';
+import type { AppendResult, CommitRequest } from './store/port.js';
+
+/** What `system.call` answers: the new state once committed, or the domain rejection. */
+export type CallResult<S, R> =
+  | { readonly ok: true; readonly state: S; readonly version: number }
+  | { readonly ok: false; readonly error: R };
+
+/** The parts of the system a worker uses. */
+export interface WorkerRuntime {
+  readonly knownEffects: ReadonlySet<string>;
+  readonly maxConflictRetries: number;
+  /** Opens the store (once) and reads the entity's state, starting from `start` if given. */
+  load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
+  commit(request: CommitRequest): Promise<readonly AppendResult[]>;
+  now(): number;
+  /** Called right after a commit: effects and snapshots, off the entity's path. */
+  committed(
+    worker: EntityWorker,
+    effects: readonly PlannedEffect[],
+    previousVersion: number,
+    committed: Loaded<unknown>,
+  ): void;
+}
+
+interface Pending {
+  readonly message: unknown;
+  resolve(result: CallResult<unknown, unknown>): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One loaded entity: a mailbox handled one message at a time, in arrival order, and the state
+ * as of the last commit this worker saw. Other workers for the same id may exist (in this or
+ * another process): the expected version on every append keeps them honest.
+ */
+export class EntityWorker {
+  readonly ref: EntityRef;
+  lastUsed: number;
+  /** Effects of this entity's commits that have not finished: the worker is kept loaded until they do. */
+  effectsPending = 0;
+  #queue: Pending[] = [];
+  #head = 0;
+  #running = false;
+  #loaded: Loaded<unknown> | undefined;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly definition: EntityDefinition,
+    id: string,
+    private readonly runtime: WorkerRuntime,
+  ) {
+    this.ref = { type: definition.type, id };
+    this.lastUsed = runtime.now();
+  }
+
+  /** True while messages wait or run, or effects are pending. */
+  get busy(): boolean {
+    return this.#running || this.effectsPending > 0;
+  }
+
+  /** The committed state this worker holds, if loaded. */
+  get loaded(): Loaded<unknown> | undefined {
+    return this.#loaded;
+  }
+
+  call(message: unknown): Promise<CallResult<unknown, unknown>> {
+    this.lastUsed = this.runtime.now();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  /** Resolves once every accepted message is answered. */
+  whenIdle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head++] as Pending;
+      try {
+        next.resolve(await this.#handle(next.message));
+      } catch (error) {
+        next.reject(error);
+      }
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#running = false;
+    this.lastUsed = this.runtime.now();
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  async #handle(message: unknown): Promise<CallResult<unknown, unknown>> {
+    const { definition, runtime } = this;
+    let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
+    this.#loaded = current;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = decide(definition, current.state, message, runtime.knownEffects);
+      if (outcome.kind === 'rejected') return { ok: false, error: outcome.reason };
+      if (outcome.encodedEvents.length === 0) return { ok: true, state: current.state, version: current.version };
+
+      const [result] = await runtime.commit({
+        appends: [{ streamId: this.ref.id, expectedVersion: current.version, events: outcome.encodedEvents }],
+        recordedAt: runtime.now(),
+      });
+      if (result?.ok) {
+        const committed = { state: outcome.state, version: result.version };
+        this.#loaded = committed;
+        runtime.committed(this, outcome.effects, current.version, committed);
+        return { ok: true, state: committed.state, version: committed.version };
+      }
+      // Another worker appended first: its decision stands. Read what it wrote and decide again.
+      if (attempt >= runtime.maxConflictRetries) {
+        throw new ConflictRetriesExhaustedError(
+          `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} conflicting appends; nothing was committed`,
+        );
+      }
+      current = await runtime.load(definition, this.ref.id, current);
+      this.#loaded = current;
+    }
+  }
+}

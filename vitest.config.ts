@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests import the package as users do; these resolve to the sources, not to dist/.
+    alias: [
+      { find: /^pachyderm$/, replacement: src('index.ts') },
+      { find: /^pachyderm\/sqlite$/, replacement: src('store/sqlite/index.ts') },
+      { find: /^pachyderm\/postgres$/, replacement: src('store/postgres/index.ts') },
+      { find: /^pachyderm\/testing$/, replacement: src('testing/index.ts') },
+    ],
+  },
+  test: {
+    globalSetup: ['test/support/global-setup.ts'],
+    exclude: ['**/node_modules/**', 'dist/**', 'bench/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
