@@ -36,7 +36,11 @@ export interface SystemOptions {
   readonly maxActive?: number;
   /** Write a snapshot every this many events (0: never). Default 100. */
   readonly snapshotEvery?: number;
-  /** How often a call decides again after losing a conflict before it fails. Default 30. */
+  /**
+   * How often a call decides again after losing a conflict before it fails. Default 50. After the
+   * first retry each waits a random time up to `min(100 ms, 2^attempt ms)`, so that two workers
+   * that keep colliding drift apart.
+   */
   readonly maxConflictRetries?: number;
   /** Called when an effect throws or rejects. The call that asked for it has already succeeded. */
   readonly onEffectError?: (error: EffectFailedError) => void;
@@ -84,7 +88,7 @@ export function createSystem(options: SystemOptions): System {
   const idleTimeoutMs = positive(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
   const maxActive = positive(options.maxActive ?? 100_000, 'maxActive');
   const snapshotEvery = nonNegativeInteger(options.snapshotEvery ?? 100, 'snapshotEvery');
-  const maxConflictRetries = nonNegativeInteger(options.maxConflictRetries ?? 30, 'maxConflictRetries');
+  const maxConflictRetries = nonNegativeInteger(options.maxConflictRetries ?? 50, 'maxConflictRetries');
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultLogger;
 
@@ -130,6 +134,7 @@ export function createSystem(options: SystemOptions): System {
     now: () => clock.now(),
     load: (definition, id, start) => storeCall(() => loadState(store, definition, id, start)),
     commit: (request) => storeCall(() => store.commit(request)),
+    backoff: conflictBackoff,
     committed(worker, planned, previousVersion, committed) {
       dispatcher.dispatch(worker, planned, committed.version);
       if (
@@ -208,6 +213,16 @@ export function createSystem(options: SystemOptions): System {
       return closing;
     },
   };
+}
+
+/**
+ * Exponential backoff with full jitter between conflicting appends. It uses real timers, not the
+ * injected clock: it spreads out colliding writers by a few milliseconds and schedules nothing.
+ */
+function conflictBackoff(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve();
+  const ms = Math.random() * Math.min(100, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function indexBy<T>(items: readonly T[], what: string, name: (item: T) => string): Map<string, T> {

@@ -16,6 +16,8 @@ export interface WorkerRuntime {
   /** Opens the store (once) and reads the entity's state, starting from `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
   commit(request: CommitRequest): Promise<readonly AppendResult[]>;
+  /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
+  backoff(attempt: number): Promise<void>;
   now(): number;
   /** Called right after a commit: effects and snapshots, off the entity's path. */
   committed(
@@ -123,6 +125,7 @@ export class EntityWorker {
           `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} conflicting appends; nothing was committed`,
         );
       }
+      await runtime.backoff(attempt);
       current = await runtime.load(definition, this.ref.id, current);
       this.#loaded = current;
     }

@@ -35,13 +35,19 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
       const store = await open(await makePlace());
       const id = randomUUID();
       const events = ['{"a":1}', '"text \\u0000 ☃ 🐘"', '[1,2,{"b":null}]'];
-      const results = await store.commit({ appends: [{ streamId: id, expectedVersion: 0, events }], recordedAt: 1_700_000_000_123 });
+      const results = await store.commit({
+        appends: [{ streamId: id, expectedVersion: 0, events }],
+        recordedAt: 1_700_000_000_123,
+      });
       expect(results).toEqual([{ ok: true, version: 3 }]);
       expect(await store.streamVersion(id)).toBe(3);
       expect(await store.readStream(id, 1, 100)).toEqual(
         events.map((data, i) => ({ version: i + 1, data, recordedAt: 1_700_000_000_123 })),
       );
-      const next = await store.commit({ appends: [{ streamId: id, expectedVersion: 3, events: ['4'] }], recordedAt: 5 });
+      const next = await store.commit({
+        appends: [{ streamId: id, expectedVersion: 3, events: ['4'] }],
+        recordedAt: 5,
+      });
       expect(next).toEqual([{ ok: true, version: 4 }]);
     });
 
@@ -99,7 +105,10 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
       for (let round = 0; round < 20; round++) {
         const [x, y] = await Promise.all(
           [first, second].map((store, i) =>
-            store.commit({ appends: [{ streamId: id, expectedVersion: round, events: [`"w${i}r${round}"`] }], recordedAt: 0 }),
+            store.commit({
+              appends: [{ streamId: id, expectedVersion: round, events: [`"w${i}r${round}"`] }],
+              recordedAt: 0,
+            }),
           ),
         );
         expect([x?.[0]?.ok, y?.[0]?.ok].filter(Boolean)).toHaveLength(1);
@@ -110,7 +119,15 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
 
     it('stores ids verbatim: quotes, SQL, __proto__, emoji and long ids are distinct logs', async () => {
       const store = await open(await makePlace());
-      const ids = [`'; DROP TABLE events; --`, '"quoted"', '__proto__', 'constructor', '🐘 emoji', 'é'.repeat(127), 'x'];
+      const ids = [
+        `'; DROP TABLE events; --`,
+        '"quoted"',
+        '__proto__',
+        'constructor',
+        '🐘 emoji',
+        'é'.repeat(127),
+        'x',
+      ];
       for (const [i, id] of ids.entries()) {
         await store.commit({ appends: [{ streamId: id, expectedVersion: 0, events: [String(i)] }], recordedAt: 0 });
       }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Store, memoryStore } from 'pachyderm';
+import { memoryStore, type Store } from 'pachyderm';
 import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import { afterAll } from 'vitest';
