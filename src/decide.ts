@@ -145,6 +145,8 @@ function planEffect(type: string, call: unknown, index: number, known: { has(nam
       `Effect ${JSON.stringify(effect)} returned by ${type}.handle is not registered with the system: add it to createSystem({ effects })`,
     );
   }
+  // An effect may take no payload; anything else must survive JSON like events do.
+  if (payload === undefined) return { effect, payload };
   const text = encodeJson(payload, `The payload of effect ${effect} returned by ${type}.handle`);
   return { effect, payload: decodeJson(text) };
 }
