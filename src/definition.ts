@@ -57,16 +57,24 @@ export function error<const R>(reason: R): Rejected<R> {
   return { ok: false, reason };
 }
 
-/** What a user writes to define an entity. */
-export interface EntityConfig<TType extends string, S, M, E, R> {
+/** The events a decision type records: the union over every `ok(...)` that `handle` can return. */
+export type EventsOf<D> = D extends Accepted<infer E> ? E : never;
+/** The reasons a decision type rejects with: the union over every `error(...)` that `handle` can return. */
+export type ReasonsOf<D> = D extends Rejected<infer R> ? R : never;
+
+/**
+ * What a user writes to define an entity. `D` is what `handle` returns; the event type is
+ * read from it, so branches returning different events give `update` their union.
+ */
+export interface EntityConfig<TType extends string, S, M, D extends Decision<unknown, unknown>> {
   /** The entity type's name, unique within a system. */
   readonly type: TType;
   /** The state of an entity with no events. Optional: without it the first state is `undefined`. */
   readonly init?: () => S;
   /** Decide: pure and synchronous. Returns `ok(events, effects?)` or `error(reason)`. */
-  handle(message: M, state: S): Decision<E, R>;
+  handle(message: M, state: S): D;
   /** Evolve: pure and synchronous. Folds one committed event into the state. */
-  update(event: E, state: S): S;
+  update(event: EventsOf<D>, state: S): S;
   /**
    * Change this when the shape of the state changes: snapshots written under another value are
    * ignored and the state is rebuilt from the events. Default `1`.
@@ -97,9 +105,14 @@ export interface EntityDefinition<TType extends string = string, S = unknown, M 
  *   update: (event, state) => ({ count: state.count + event.amount }),
  * });
  */
-export function defineEntity<const TType extends string, S = undefined, M = never, E = never, R = never>(
-  config: EntityConfig<TType, S, M, E, R>,
-): EntityDefinition<TType, S, M, E, R> {
+export function defineEntity<
+  const TType extends string,
+  S = undefined,
+  M = never,
+  D extends Decision<unknown, unknown> = never,
+>(config: EntityConfig<TType, S, M, D>): EntityDefinition<TType, S, M, EventsOf<D>, ReasonsOf<D>> {
+  type E = EventsOf<D>;
+  type R = ReasonsOf<D>;
   if (config === null || typeof config !== 'object') throw new ConfigurationError('defineEntity expects an object');
   assertValidName(config.type, 'entity type');
   for (const key of ['handle', 'update'] as const) {
@@ -115,7 +128,7 @@ export function defineEntity<const TType extends string, S = undefined, M = neve
     kind: 'entity' as const,
     type,
     init: config.init ?? (() => undefined as S),
-    handle: config.handle,
+    handle: config.handle as (message: M, state: S) => Decision<E, R>,
     update: config.update,
     snapshotVersion: String(config.snapshotVersion ?? 1),
     ref(id: string): EntityRef<TType, M, S, E, R> {

@@ -1,0 +1,55 @@
+/** The pure step on its own: no store, no system. */
+import { defineEffect, defineEntity, ok } from 'pachyderm';
+import { describe, expect, it } from 'vitest';
+import { decide, initialState } from '../src/decide.js';
+import { encodeJson, encodeJsonExact } from '../src/json.js';
+
+const Ping = defineEffect('Ping', (_payload: { at: string }) => {});
+const Log = defineEntity({
+  type: 'Log',
+  init: () => ({ lines: [] as string[] }),
+  handle: (message: { line: string; at: Date; note?: string }, _state) =>
+    ok([{ line: message.line, at: message.at, note: message.note }], [Ping.with({ at: message.line })]),
+  update: (event, state) => ({ lines: [...state.lines, `${event.line}@${event.at}${'note' in event ? '+note' : ''}`] }),
+});
+
+describe('decide', () => {
+  it('returns the decoded events, their stored form and the next state without running anything', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const outcome = decide(Log, initialState(Log), { line: 'hi', at, note: undefined }, new Set(['Ping']));
+    expect(outcome).toEqual({
+      kind: 'accepted',
+      events: [{ line: 'hi', at: '2026-01-01T00:00:00.000Z' }],
+      encodedEvents: ['{"line":"hi","at":"2026-01-01T00:00:00.000Z"}'],
+      effects: [{ effect: 'Ping', payload: { at: 'hi' } }],
+      state: { lines: ['hi@2026-01-01T00:00:00.000Z'] },
+    });
+  });
+
+  it('does not touch the state it was given', () => {
+    const state = initialState(Log);
+    decide(Log, state, { line: 'x', at: new Date(0) }, new Set(['Ping']));
+    expect(state).toEqual({ lines: [] });
+    expect(Object.isFrozen(state)).toBe(true);
+  });
+});
+
+describe('JSON encoding', () => {
+  it('accepts what JSON carries and refuses what it would lose', () => {
+    expect(encodeJson({ a: [1, 'two', null, { b: true }], d: new Date(0) }, 'x')).toBe(
+      '{"a":[1,"two",null,{"b":true}],"d":"1970-01-01T00:00:00.000Z"}',
+    );
+    for (const bad of [() => 1, Symbol('s'), 1n, Number.POSITIVE_INFINITY, new Set([1])]) {
+      expect(() => encodeJson({ nested: [bad] }, 'x')).toThrow(expect.objectContaining({ code: 'NOT_SERIALIZABLE' }));
+    }
+    expect(() => encodeJson(undefined, 'x')).toThrow(expect.objectContaining({ code: 'NOT_SERIALIZABLE' }));
+    // Like a Date becoming a string, undefined drops from objects and becomes null in arrays, on
+    // the live path and on replay alike.
+    expect(encodeJson({ a: undefined, b: [undefined] }, 'x')).toBe('{"b":[null]}');
+  });
+
+  it('refuses, for snapshots, values that toJSON rewrites', () => {
+    expect(() => encodeJsonExact({ at: new Date(0) }, 'state')).toThrow(/toJSON/);
+    expect(encodeJsonExact({ at: '1970' }, 'state')).toBe('{"at":"1970"}');
+  });
+});
