@@ -1,5 +1,5 @@
 import { ConfigurationError } from './errors.js';
-import { assertValidId, assertValidName } from './id.js';
+import { assertValidName } from './id.js';
 
 declare const refTypes: unique symbol;
 
@@ -90,7 +90,10 @@ export interface EntityDefinition<TType extends string = string, S = unknown, M 
   handle(message: M, state: S): Decision<E, R>;
   update(event: E, state: S): S;
   readonly snapshotVersion: string;
-  /** A reference to the entity with this id. The id alone names the event log. */
+  /**
+   * A reference to the entity with this id: plain data `{ type, id }`. The id alone names the
+   * event log. An invalid id is refused (`INVALID_ID`) by the call that uses the ref.
+   */
   ref(id: string): EntityRef<TType, M, S, E, R>;
 }
 
@@ -132,7 +135,8 @@ export function defineEntity<
     update: config.update,
     snapshotVersion: String(config.snapshotVersion ?? 1),
     ref(id: string): EntityRef<TType, M, S, E, R> {
-      assertValidId(id);
+      // Plain data, never throws: the system checks the id when the ref is used, so a bad id
+      // surfaces as a rejected call like every other fault.
       return { type, id };
     },
   });

@@ -1,6 +1,6 @@
 import type { PlannedEffect } from './decide.js';
 import type { AppContext, EffectDefinition } from './definition.js';
-import { EffectFailedError } from './errors.js';
+import { EffectFailedError, type FailedEffect } from './errors.js';
 import type { Logger } from './logger.js';
 import type { EntityWorker } from './worker.js';
 
@@ -17,7 +17,7 @@ export class EffectDispatcher {
     private readonly definitions: ReadonlyMap<string, EffectDefinition>,
     private readonly context: AppContext,
     private readonly logger: Logger,
-    private readonly onEffectError: ((error: EffectFailedError) => void) | undefined,
+    private readonly onEffectError: ((error: EffectFailedError, effect: FailedEffect) => void) | undefined,
   ) {}
 
   dispatch(worker: EntityWorker, effects: readonly PlannedEffect[], version: number): void {
@@ -48,21 +48,23 @@ export class EffectDispatcher {
         const definition = this.definitions.get(effect) as EffectDefinition;
         await definition.run(payload, { context: this.context, ref: worker.ref, version, idempotencyKey });
       } catch (cause) {
-        this.#report(new EffectFailedError(effect, idempotencyKey, cause), worker);
+        const failed = { effect, payload, ref: worker.ref, version, idempotencyKey };
+        this.#report(new EffectFailedError(failed, cause), failed);
       }
     }
   }
 
-  #report(error: EffectFailedError, worker: EntityWorker): void {
+  #report(error: EffectFailedError, failed: FailedEffect): void {
     this.logger.error('effect failed', {
-      effect: error.effect,
-      idempotencyKey: error.idempotencyKey,
-      entityType: worker.ref.type,
-      entityId: worker.ref.id,
+      effect: failed.effect,
+      idempotencyKey: failed.idempotencyKey,
+      entityType: failed.ref.type,
+      entityId: failed.ref.id,
+      version: failed.version,
       error: error.cause,
     });
     try {
-      this.onEffectError?.(error);
+      this.onEffectError?.(error, failed);
     } catch (hookError) {
       this.logger.error('onEffectError threw', { error: hookError });
     }

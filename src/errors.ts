@@ -106,14 +106,31 @@ export class SystemClosedError extends PachydermError {
   }
 }
 
-/** An effect handler threw or rejected. Reported to `onEffectError`; never fails the call. */
-export class EffectFailedError extends PachydermError {
+/** Which effect failed: what `onEffectError` receives besides the error. */
+export interface FailedEffect {
   readonly effect: string;
+  readonly payload: unknown;
+  readonly ref: { readonly type: string; readonly id: string };
+  readonly version: number;
   readonly idempotencyKey: string;
-  constructor(effect: string, idempotencyKey: string, cause: unknown) {
-    super(ErrorCode.EffectFailed, `Effect ${effect} (${idempotencyKey}) failed: ${describe(cause)}`, { cause });
-    this.effect = effect;
-    this.idempotencyKey = idempotencyKey;
+}
+
+/** An effect handler threw or rejected. Reported to `onEffectError`; never fails the call. */
+export class EffectFailedError extends PachydermError implements FailedEffect {
+  readonly effect: string;
+  readonly payload: unknown;
+  readonly ref: { readonly type: string; readonly id: string };
+  readonly version: number;
+  readonly idempotencyKey: string;
+  constructor(failed: FailedEffect, cause: unknown) {
+    super(ErrorCode.EffectFailed, `Effect ${failed.effect} (${failed.idempotencyKey}) failed: ${describe(cause)}`, {
+      cause,
+    });
+    this.effect = failed.effect;
+    this.payload = failed.payload;
+    this.ref = failed.ref;
+    this.version = failed.version;
+    this.idempotencyKey = failed.idempotencyKey;
   }
 }
 

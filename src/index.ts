@@ -34,6 +34,7 @@ export {
   EffectFailedError,
   EntityCodeError,
   ErrorCode,
+  type FailedEffect,
   InvalidIdError,
   isPachydermError,
   NotRegisteredError,

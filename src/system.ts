@@ -7,6 +7,7 @@ import {
   describe,
   type EffectFailedError,
   ErrorCode,
+  type FailedEffect,
   InvalidIdError,
   isPachydermError,
   NotRegisteredError,
@@ -42,8 +43,11 @@ export interface SystemOptions {
    * that keep colliding drift apart.
    */
   readonly maxConflictRetries?: number;
-  /** Called when an effect throws or rejects. The call that asked for it has already succeeded. */
-  readonly onEffectError?: (error: EffectFailedError) => void;
+  /**
+   * Called when an effect throws or rejects. The call that asked for it has already succeeded.
+   * The error carries the effect's name, payload, ref, version and idempotency key.
+   */
+  readonly onEffectError?: (error: EffectFailedError, effect: FailedEffect) => void;
   /** The time source. Default: the real clock. */
   readonly clock?: Clock;
   /** Structured logs. Default: warnings and errors to stderr as JSON lines. */
@@ -179,13 +183,12 @@ export function createSystem(options: SystemOptions): System {
     },
 
     events<E>(ref: EntityRef<string, never, unknown, E>, options: { from?: number } = {}) {
-      if (closing) throw new SystemClosedError();
-      assertValidId(ref?.id);
-      const from = options.from ?? 1;
-      if (!Number.isInteger(from) || from < 1) throw new ConfigurationError('events: from must be an integer >= 1');
       return {
         async *[Symbol.asyncIterator]() {
-          let next = from;
+          if (closing) throw new SystemClosedError();
+          assertValidId(ref?.id);
+          let next = options.from ?? 1;
+          if (!Number.isInteger(next) || next < 1) throw new ConfigurationError('events: from must be an integer >= 1');
           for (;;) {
             const page = await storeCall(() => store.readStream(ref.id, next, PAGE_SIZE));
             for (const stored of page) {
