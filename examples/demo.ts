@@ -26,7 +26,8 @@ const first = createSystem({
 });
 for (let i = 0; i < 10; i++) {
   const result = await first.call(ref, { type: 'Increment' });
-  if (result.ok) console.log(`  increment ${i + 1}: count is ${result.state.count} (event log at version ${result.version})`);
+  if (result.ok)
+    console.log(`  increment ${i + 1}: count is ${result.state.count} (event log at version ${result.version})`);
 }
 await first.close();
 console.log('\nThe system is shut down. Nothing is left in memory.\n');

@@ -154,7 +154,7 @@ describe.each(['sqlite', 'postgres'] as const)('a process killed with SIGKILL on
     // The first kill lands at a random moment from the start (maybe during migrations or the
     // first commit); the others between 200 and 1500 ms after the first acknowledgement.
     const kills = [
-      { ms: randomBetween(300, 1000), fromStart: true },
+      { ms: randomBetween(400, 2500), fromStart: true },
       { ms: randomBetween(200, 1500) },
       { ms: randomBetween(200, 1500) },
       { ms: randomBetween(200, 1500) },

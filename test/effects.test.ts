@@ -175,10 +175,10 @@ describe.each(storeKinds)('effects on %s', (kind) => {
     expect(await system.call(ref, { type: 'Break' })).toEqual({ ok: true, state: { orders: 1 }, version: 1 });
     await system.close();
     expect(reported).toHaveLength(1);
-    expect(reported[0]?.code).toBe(ErrorCode.EffectFailed);
-    expect(reported[0]?.effect).toBe('Broken');
-    expect(reported[0]?.idempotencyKey).toBe(`${ref.id}:1:0`);
-    expect((reported[0]?.cause as Error).message).toBe('mail server down');
+    const [failure] = reported as [EffectFailedError];
+    expect(failure.code).toBe(ErrorCode.EffectFailed);
+    expect(failure).toMatchObject({ effect: 'Broken', ref, version: 1, idempotencyKey: `${ref.id}:1:0` });
+    expect((failure.cause as Error).message).toBe('mail server down');
     expect(logged).toEqual([
       expect.objectContaining({ message: 'effect failed', fields: expect.objectContaining({ effect: 'Broken' }) }),
     ]);

@@ -165,7 +165,7 @@ describe.each(storeKinds)('faults on %s', (kind) => {
       expect(isPachydermError(viaRef, ErrorCode.InvalidId)).toBe(true);
       await expect(system.read(Fragile.ref(id as string))).rejects.toMatchObject({ code: ErrorCode.InvalidId });
     }
-    expect(await system.call(Fragile.ref('é'.repeat(127) + 'x'), { type: 'Add' })).toMatchObject({ ok: true });
+    expect(await system.call(Fragile.ref(`${'é'.repeat(127)}x`), { type: 'Add' })).toMatchObject({ ok: true });
   });
 
   it('refuses calls after close with SYSTEM_CLOSED', async () => {

@@ -14,7 +14,11 @@ const Counter = defineEntity({
 
 const nine = Array.from({ length: 9 }, () => ({ type: 'Increased' as const, amount: 1 }));
 
-given(Counter).when({ type: 'Increment' }).then([{ type: 'Increased', amount: 1 }]);
-given(Counter, nine).when({ type: 'Increment' }).thenEffects([AdminMailer.with({ threshold: 10 })]);
+given(Counter)
+  .when({ type: 'Increment' })
+  .then([{ type: 'Increased', amount: 1 }]);
+given(Counter, nine)
+  .when({ type: 'Increment' })
+  .thenEffects([AdminMailer.with({ threshold: 10 })]);
 given(Counter, nine).when({ type: 'Increment' }).thenState({ count: 10 });
 console.log('all three specifications hold');
