@@ -107,7 +107,7 @@ function runHandle<S, M, E, R>(definition: EntityDefinition<string, S, M, E, R>,
   try {
     result = definition.handle(message, state);
   } catch (cause) {
-    const hint = cause instanceof TypeError ? ' (state is frozen: handle must not change it)' : '';
+    const hint = isFrozenWrite(cause) ? ' (state is frozen: handle must not change it)' : '';
     throw new EntityCodeError(
       ErrorCode.HandleThrew,
       `${definition.type}.handle threw: ${describe(cause)}${hint}`,
@@ -149,6 +149,13 @@ function planEffect(type: string, call: unknown, index: number, known: { has(nam
   if (payload === undefined) return { effect, payload };
   const text = encodeJson(payload, `The payload of effect ${effect} returned by ${type}.handle`);
   return { effect, payload: decodeJson(text) };
+}
+
+/** A TypeError from writing to a frozen object (V8's wording). */
+function isFrozenWrite(error: unknown): boolean {
+  return (
+    error instanceof TypeError && /read[- ]only|not extensible|Cannot (assign|add|delete|define)/i.test(error.message)
+  );
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

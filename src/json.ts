@@ -13,11 +13,59 @@ export function encodeJson(value: unknown, what: string): string {
 }
 
 /**
- * Like {@link encodeJson}, and also refuses values that `toJSON` would rewrite (such as Date):
- * used for snapshots of state, which must decode to exactly the state that was encoded.
+ * Encodes a value that must decode to itself: used for snapshots of state, which replace
+ * replaying the events. Only plain data passes: plain objects without symbol keys, arrays without
+ * holes or undefined, strings, finite numbers other than -0, booleans, null. Anything JSON would
+ * rewrite (a Date, a class instance, a typed array) is refused. Object fields holding `undefined`
+ * are allowed and drop, as they do from events: the decoded state deep-equals the live one.
  */
 export function encodeJsonExact(value: unknown, what: string): string {
-  return encodeWith(value, what, refuseRewritten);
+  const problem = inexact(value, new Set());
+  if (problem) throw new SerializationError(`${what} cannot be stored exactly as JSON: ${problem}`);
+  return encodeJson(value, what);
+}
+
+function inexact(value: unknown, path: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? undefined : `the number ${String(value)}`;
+    case 'object': {
+      if (value === null) return undefined;
+      if (path.has(value)) return 'a cycle';
+      path.add(value);
+      const problem = Array.isArray(value) ? inexactArray(value, path) : inexactObject(value, path);
+      path.delete(value);
+      return problem;
+    }
+    default:
+      return `a value of type ${typeof value}`;
+  }
+}
+
+function inexactArray(array: unknown[], path: Set<object>): string | undefined {
+  if (Object.getPrototypeOf(array) !== Array.prototype) return 'an array subclass';
+  for (let i = 0; i < array.length; i++) {
+    if (!(i in array)) return 'an array with holes';
+    const problem = array[i] === undefined ? 'undefined in an array' : inexact(array[i], path);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function inexactObject(object: object, path: Set<object>): string | undefined {
+  const prototype = Object.getPrototypeOf(object);
+  if (prototype !== Object.prototype && prototype !== null) {
+    return `an instance of ${(object.constructor as { name?: string } | undefined)?.name ?? 'a class'}`;
+  }
+  if (Object.getOwnPropertySymbols(object).length > 0) return 'a symbol key';
+  for (const [key, field] of Object.entries(object)) {
+    const problem = field === undefined ? undefined : inexact(field, path);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 function encodeWith(value: unknown, what: string, replacer: (this: unknown, key: string, value: unknown) => unknown) {
@@ -61,12 +109,6 @@ function refuseUnfaithful(this: unknown, key: string, value: unknown): unknown {
     default:
       return value;
   }
-}
-
-function refuseRewritten(this: unknown, key: string, value: unknown): unknown {
-  const original = (this as Record<string, unknown>)[key];
-  if (original !== value) throw new SerializationError(`${describeKey(key)} is rewritten by its toJSON`);
-  return refuseUnfaithful.call(this, key, value);
 }
 
 function describeKey(key: string): string {

@@ -49,7 +49,14 @@ describe('JSON encoding', () => {
   });
 
   it('refuses, for snapshots, values that toJSON rewrites', () => {
-    expect(() => encodeJsonExact({ at: new Date(0) }, 'state')).toThrow(/toJSON/);
-    expect(encodeJsonExact({ at: '1970' }, 'state')).toBe('{"at":"1970"}');
+    expect(() => encodeJsonExact({ at: new Date(0) }, 'state')).toThrow(/instance of Date/);
+    for (const bad of [[undefined], -0, [, 1], new Uint8Array([1]), { [Symbol('k')]: 1 }]) {
+      expect(() => encodeJsonExact({ bad }, 'state')).toThrow(expect.objectContaining({ code: 'NOT_SERIALIZABLE' }));
+    }
+    class Money {
+      cents = 1;
+    }
+    expect(() => encodeJsonExact(new Money(), 'state')).toThrow(/instance of Money/);
+    expect(encodeJsonExact({ at: '1970', gone: undefined }, 'state')).toBe('{"at":"1970"}');
   });
 });
