@@ -61,7 +61,7 @@ function inexactObject(object: object, path: Set<object>): string | undefined {
     return `an instance of ${(object.constructor as { name?: string } | undefined)?.name ?? 'a class'}`;
   }
   if (Object.getOwnPropertySymbols(object).length > 0) return 'a symbol key';
-  for (const [key, field] of Object.entries(object)) {
+  for (const field of Object.values(object)) {
     const problem = field === undefined ? undefined : inexact(field, path);
     if (problem) return problem;
   }
