@@ -335,7 +335,7 @@ ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
   where each read is a round trip).
 - For one hot entity the floor is sequential by nature (each append needs the previous version),
   and so is Pachyderm's worker. On PostgreSQL Pachyderm is ahead because its version check is a
-  primary-key update of the stream's row, where the floor's is a `max(version)` over the events.
+  primary-key update of the stream's row, where the floor's is a \`max(version)\` over the events.
 - Memory store figures are the runtime's own overhead: no I/O at all.
 `;
   await writeFile('BENCHMARKS.md', markdown);
