@@ -7,14 +7,11 @@
  * does, so the state after a call equals the state rebuilt after a restart.
  */
 import type { EffectCall, EntityDefinition } from './definition.js';
-import { describe, EntityCodeError, ErrorCode, NotRegisteredError } from './errors.js';
+import { describe, EntityCodeError, ErrorCode } from './errors.js';
 import { decodeJson, deepFreeze, encodeJson } from './json.js';
+import { type PlannedEffect, planEffect, type Registry } from './plan-effect.js';
 
-/** An effect of an accepted decision, its payload checked and decoded. */
-export interface PlannedEffect {
-  readonly effect: string;
-  readonly payload: unknown;
-}
+export type { PlannedEffect, Registry } from './plan-effect.js';
 
 export type Outcome<S, E, R> =
   | { readonly kind: 'rejected'; readonly reason: R }
@@ -25,6 +22,8 @@ export type Outcome<S, E, R> =
       /** The events' stored form, encoded once. */
       readonly encodedEvents: readonly string[];
       readonly effects: readonly PlannedEffect[];
+      /** The effect requests as `handle` returned them. */
+      readonly requested: readonly EffectCall[];
       /** The state after folding the events. */
       readonly state: S;
     };
@@ -63,14 +62,14 @@ export function decodeFrozen<E>(text: string): E {
 /**
  * Runs `handle` and, when it accepts, folds the events it returned.
  *
- * @param knownEffects the effect names the system can run; others are refused.
+ * @param registry what the system registers: effects and messages to anything else are refused.
  * @throws EntityCodeError, SerializationError, NotRegisteredError — nothing is to be committed.
  */
 export function decide<S, M, E, R>(
   definition: EntityDefinition<string, S, M, E, R>,
   state: S,
   message: M,
-  knownEffects: { has(name: string): boolean },
+  registry: Registry,
 ): Outcome<S, E, R> {
   const decision = runHandle(definition, state, message);
   if (!decision.ok) return { kind: 'rejected', reason: decision.reason };
@@ -97,9 +96,9 @@ export function decide<S, M, E, R>(
 
   const effects: PlannedEffect[] = new Array(requested.length);
   for (let i = 0; i < requested.length; i++) {
-    effects[i] = planEffect(definition.type, requested[i], i, knownEffects);
+    effects[i] = planEffect(definition.type, requested[i], i, registry);
   }
-  return { kind: 'accepted', events, encodedEvents, effects, state: next };
+  return { kind: 'accepted', events, encodedEvents, effects, requested, state: next };
 }
 
 function runHandle<S, M, E, R>(definition: EntityDefinition<string, S, M, E, R>, state: S, message: M) {
@@ -129,26 +128,6 @@ function runHandle<S, M, E, R>(definition: EntityDefinition<string, S, M, E, R>,
     );
   }
   return result as { ok: true; events: readonly E[]; effects?: readonly EffectCall[] } | { ok: false; reason: R };
-}
-
-function planEffect(type: string, call: unknown, index: number, known: { has(name: string): boolean }): PlannedEffect {
-  if (call === null || typeof call !== 'object' || typeof (call as EffectCall).effect !== 'string') {
-    throw new EntityCodeError(
-      ErrorCode.InvalidDecision,
-      `Effect ${index} returned by ${type}.handle is not an effect call: use SomeEffect.with(payload)`,
-    );
-  }
-  const { effect, payload } = call as EffectCall;
-  if (!known.has(effect)) {
-    throw new NotRegisteredError(
-      ErrorCode.UnknownEffect,
-      `Effect ${JSON.stringify(effect)} returned by ${type}.handle is not registered with the system: add it to createSystem({ effects })`,
-    );
-  }
-  // An effect may take no payload; anything else must survive JSON like events do.
-  if (payload === undefined) return { effect, payload };
-  const text = encodeJson(payload, `The payload of effect ${effect} returned by ${type}.handle`);
-  return { effect, payload: decodeJson(text) };
 }
 
 /** A TypeError from writing to a frozen object (V8's wording). */

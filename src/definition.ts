@@ -142,66 +142,6 @@ export function defineEntity<
   });
 }
 
-/**
- * The application context handed to every effect as `ctx.context`. Declare its type once for
- * your application:
- *
- * @example
- * declare module 'pachyderm' {
- *   interface Register { context: { mailer: Mailer } }
- * }
- */
-// biome-ignore lint/suspicious/noEmptyInterface: extended by users through declaration merging
-export interface Register {}
-
-/** The context type: what `Register['context']` declares, otherwise `unknown`. */
-export type AppContext = Register extends { context: infer C } ? C : unknown;
-
-/** What an effect handler receives besides its payload. */
-export interface EffectContext {
-  /** The `context` given to `createSystem`. */
-  readonly context: AppContext;
-  /** The entity whose decision asked for this effect. */
-  readonly ref: EntityRef;
-  /** The entity's version after the commit that carried the decision. */
-  readonly version: number;
-  /** Unique per effect and stable: `<id>:<version>:<index>`. Pass it to the outside system. */
-  readonly idempotencyKey: string;
-}
-
-export type EffectHandler<P> = (payload: P, ctx: EffectContext) => Promise<void> | void;
-
-/** A defined effect. Register it with `createSystem({ effects })`; request it with `.with(payload)`. */
-export interface EffectDefinition<P = unknown> {
-  readonly kind: 'effect';
-  readonly name: string;
-  run(payload: P, ctx: EffectContext): Promise<void> | void;
-  /** A request to run this effect with this payload, for `ok(events, effects)`. */
-  with(payload: P): EffectCall<P>;
-}
-
-/**
- * Define an effect: something that talks to the world, run only after the decision that asked for
- * it is committed, at most once.
- *
- * @example
- * const AdminMailer = defineEffect('AdminMailer', async (payload: { threshold: number }, ctx) => {
- *   await ctx.context.mailer.send('admin@myapp.example', `Reached ${payload.threshold}`);
- * });
- */
-export function defineEffect<P>(name: string, run: EffectHandler<P>): EffectDefinition<P> {
-  assertValidName(name, 'effect name');
-  if (typeof run !== 'function') throw new ConfigurationError(`Effect ${name}: the handler must be a function`);
-  return Object.freeze({
-    kind: 'effect' as const,
-    name,
-    run,
-    with(payload: P): EffectCall<P> {
-      return { effect: name, payload };
-    },
-  });
-}
-
 /** The message type of a definition. */
 export type MessageOf<T> = T extends EntityDefinition<string, infer _S, infer M> ? M : never;
 /** The state type of a definition. */

@@ -1,11 +1,16 @@
-import type { PlannedEffect } from './decide.js';
-import type { AppContext, EffectDefinition } from './definition.js';
+import type { AppContext, EffectDefinition } from './effect.js';
 import { EffectFailedError, type FailedEffect } from './errors.js';
 import type { Logger } from './logger.js';
+import type { PlannedRun } from './outbox-rows.js';
 import type { EntityWorker } from './worker.js';
 
+/** The key of the effect at `index` of the decision committed at `version`: stable and unique. */
+export function idempotencyKeyOf(id: string, version: number, index: number): string {
+  return `${id}:${version}:${index}`;
+}
+
 /**
- * Runs the effects of committed decisions, at most once each: in the order returned, and for
+ * Runs the at-most-once effects of committed decisions, at most once each: in the order returned, and for
  * one entity in commit order, without holding up the entity's next message. A failing effect is
  * reported to `onEffectError` and the log; it never touches the call or the state.
  */
@@ -20,7 +25,7 @@ export class EffectDispatcher {
     private readonly onEffectError: ((error: EffectFailedError, effect: FailedEffect) => void) | undefined,
   ) {}
 
-  dispatch(worker: EntityWorker, effects: readonly PlannedEffect[], version: number): void {
+  dispatch(worker: EntityWorker, effects: readonly PlannedRun[], version: number): void {
     if (effects.length === 0) return;
     worker.effectsPending++;
     const previous = this.#chains.get(worker) ?? Promise.resolve();
@@ -39,14 +44,13 @@ export class EffectDispatcher {
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 
-  async #runAll(worker: EntityWorker, effects: readonly PlannedEffect[], version: number): Promise<void> {
-    for (let index = 0; index < effects.length; index++) {
-      const { effect, payload } = effects[index] as PlannedEffect;
-      const idempotencyKey = `${worker.ref.id}:${version}:${index}`;
+  async #runAll(worker: EntityWorker, effects: readonly PlannedRun[], version: number): Promise<void> {
+    for (const { effect, payload, index } of effects) {
+      const idempotencyKey = idempotencyKeyOf(worker.ref.id, version, index);
       try {
         // Registration was checked before the commit.
         const definition = this.definitions.get(effect) as EffectDefinition;
-        await definition.run(payload, { context: this.context, ref: worker.ref, version, idempotencyKey });
+        await definition.run(payload, { context: this.context, ref: worker.ref, version, idempotencyKey, attempt: 1 });
       } catch (cause) {
         const failed = { effect, payload, ref: worker.ref, version, idempotencyKey };
         this.#report(new EffectFailedError(failed, cause), failed);

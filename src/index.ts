@@ -10,12 +10,8 @@ export type { CancelTimer, Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export type {
   Accepted,
-  AppContext,
   Decision,
   EffectCall,
-  EffectContext,
-  EffectDefinition,
-  EffectHandler,
   EntityConfig,
   EntityDefinition,
   EntityRef,
@@ -23,11 +19,20 @@ export type {
   EventsOf,
   MessageOf,
   ReasonsOf,
-  Register,
   Rejected,
   StateOf,
 } from './definition.js';
-export { defineEffect, defineEntity, error, ok } from './definition.js';
+export { defineEntity, error, ok } from './definition.js';
+export type {
+  AppContext,
+  EffectContext,
+  EffectDefinition,
+  EffectHandler,
+  EffectOptions,
+  Register,
+  RetryPolicy,
+} from './effect.js';
+export { defineEffect } from './effect.js';
 export {
   ConfigurationError,
   ConflictRetriesExhaustedError,
@@ -46,15 +51,22 @@ export {
 export { MAX_ID_BYTES } from './id.js';
 export type { Logger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
+export type { CancelTimerRequest, SendRequest } from './messaging.js';
+export { cancelTimer, send, sendAfter, sendAt } from './messaging.js';
 export { memoryStore } from './store/memory.js';
 export type {
   AppendResult,
   CommitRequest,
+  OutboxOutcome,
+  OutboxRecord,
+  OutboxStats,
+  OutboxWrite,
   Store,
   StoredEvent,
   StoredSnapshot,
   StreamAppend,
+  TimerKey,
 } from './store/port.js';
-export type { RecordedEvent, System, SystemOptions } from './system.js';
+export type { DeadLetter, RecordedEvent, System, SystemOptions, SystemStats } from './system.js';
 export { createSystem } from './system.js';
 export type { CallResult } from './worker.js';

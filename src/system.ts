@@ -1,13 +1,12 @@
-import { type Clock, systemClock } from './clock.js';
-import { decodeFrozen } from './decide.js';
-import type { AppContext, EffectDefinition, EntityDefinition, EntityRef } from './definition.js';
+import { randomUUID } from 'node:crypto';
+import { type DeadLetter, toDeadLetter } from './dead-letter.js';
+import { decodeFrozen, type Registry } from './decide.js';
+import type { EntityDefinition, EntityRef } from './definition.js';
 import { EffectDispatcher } from './effect-dispatcher.js';
 import {
   ConfigurationError,
   describe,
-  type EffectFailedError,
   ErrorCode,
-  type FailedEffect,
   InvalidIdError,
   isPachydermError,
   NotRegisteredError,
@@ -15,50 +14,33 @@ import {
   SystemClosedError,
 } from './errors.js';
 import { assertValidId } from './id.js';
-import { assertJsonSafe, encodeJsonExact } from './json.js';
+import { assertJsonSafe } from './json.js';
 import { type Loaded, loadState, PAGE_SIZE } from './load-state.js';
-import { defaultLogger, type Logger } from './logger.js';
-import type { Store } from './store/port.js';
+import { OutboxDeliverer } from './outbox-deliverer.js';
+import { SnapshotWriter } from './snapshot-writer.js';
+import type { OutboxStats } from './store/port.js';
+import { resolveOptions, type SystemOptions } from './system-options.js';
 import { type CallResult, EntityWorker, type WorkerRuntime } from './worker.js';
 import { WorkerRegistry } from './worker-registry.js';
 
-export interface SystemOptions {
-  /** Where event logs live: `memoryStore()`, `sqliteStore(...)` or `postgresStore(...)`. */
-  readonly store: Store;
-  /** The entity types this system serves. */
-  readonly entities: readonly EntityDefinition[];
-  /** The effects this system can run. */
-  readonly effects?: readonly EffectDefinition[];
-  /** Handed to every effect as `ctx.context`. */
-  readonly context?: AppContext;
-  /** An entity idle this long is unloaded (its state stays in the store). Default 60 000. */
-  readonly idleTimeoutMs?: number;
-  /** At most this many loaded entities; the least recently used idle ones are unloaded first. Default 100 000. */
-  readonly maxActive?: number;
-  /** Write a snapshot every this many events (0: never). Default 100. */
-  readonly snapshotEvery?: number;
-  /**
-   * How often a call decides again after losing a conflict before it fails. Default 50. After the
-   * first retry each waits a random time up to `min(100 ms, 2^attempt ms)`, so that two workers
-   * that keep colliding drift apart.
-   */
-  readonly maxConflictRetries?: number;
-  /**
-   * Called when an effect throws or rejects. The call that asked for it has already succeeded.
-   * The error carries the effect's name, payload, ref, version and idempotency key.
-   */
-  readonly onEffectError?: (error: EffectFailedError, effect: FailedEffect) => void;
-  /** The time source. Default: the real clock. */
-  readonly clock?: Clock;
-  /** Structured logs. Default: warnings and errors to stderr as JSON lines. */
-  readonly logger?: Logger;
-}
+export type { DeadLetter } from './dead-letter.js';
+export type { SystemOptions } from './system-options.js';
 
 /** One recorded event of a log. */
 export interface RecordedEvent<E> {
   readonly version: number;
   readonly event: E;
   readonly recordedAt: Date;
+}
+
+/** What an operator watches: the outbox backlog (shared by every process on the store) and this process. */
+export interface SystemStats extends OutboxStats {
+  /** Entities loaded in this process. */
+  readonly activeEntities: number;
+  /** Outbox rows this process delivered, scheduled for a retry, or gave up on, since it started. */
+  readonly delivered: number;
+  readonly retries: number;
+  readonly deadLettered: number;
 }
 
 /** A running system: routes calls to entity workers and commits their events. */
@@ -73,7 +55,13 @@ export interface System {
   read<S>(ref: EntityRef<string, never, S>): Promise<{ readonly state: S; readonly version: number }>;
   /** The entity's log from version `from` (inclusive, default 1). */
   events<E>(ref: EntityRef<string, never, unknown, E>, options?: { from?: number }): AsyncIterable<RecordedEvent<E>>;
-  /** Finishes accepted calls and their effects, then releases the store. Idempotent. */
+  /** Outbox rows given up on (effects past `maxAttempts`, rejected or undeliverable messages), oldest first. */
+  deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Puts a dead letter back in the outbox for a fresh round of attempts. False if there is none with this id. */
+  retryDeadLetter(id: string): Promise<boolean>;
+  /** The outbox backlog and this process's delivery counters. */
+  stats(): Promise<SystemStats>;
+  /** Finishes accepted calls, deliveries under way and effects, then releases the store. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -85,20 +73,8 @@ export interface System {
  * const result = await system.call(Counter.ref(crypto.randomUUID()), { type: 'Increment' });
  */
 export function createSystem(options: SystemOptions): System {
-  const store = options.store;
-  if (!store || typeof store.commit !== 'function') throw new ConfigurationError('createSystem: store is required');
-  const entities = indexBy(options.entities ?? [], 'entity', (d) => d.type);
-  const effects = indexBy(options.effects ?? [], 'effect', (d) => d.name);
-  const idleTimeoutMs = positive(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
-  const maxActive = positive(options.maxActive ?? 100_000, 'maxActive');
-  const snapshotEvery = nonNegativeInteger(options.snapshotEvery ?? 100, 'snapshotEvery');
-  const maxConflictRetries = nonNegativeInteger(options.maxConflictRetries ?? 50, 'maxConflictRetries');
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? defaultLogger;
-
-  const dispatcher = new EffectDispatcher(effects, options.context as AppContext, logger, options.onEffectError);
-  const background = new Set<Promise<void>>();
-  const unsnapshottable = new Set<string>();
+  const config = resolveOptions(options);
+  const { store, entities, effects, clock, logger } = config;
   let closing: Promise<void> | undefined;
 
   /** Runs a store operation, reporting driver failures as `StoreUnavailableError`. */
@@ -112,45 +88,46 @@ export function createSystem(options: SystemOptions): System {
     }
   }
 
-  function writeSnapshot(ref: EntityRef, definition: EntityDefinition, committed: Loaded<unknown>): void {
-    if (unsnapshottable.has(definition.type)) return;
-    let state: string;
-    try {
-      state = encodeJsonExact(committed.state, `The state of ${definition.type}`);
-    } catch (error) {
-      unsnapshottable.add(definition.type);
-      logger.warn('state cannot be snapshotted; entities of this type replay their whole log', {
-        entityType: definition.type,
-        error,
-      });
-      return;
-    }
-    const snapshot = { schemaVersion: definition.snapshotVersion, version: committed.version, state };
-    const writing = storeCall(() => store.writeSnapshot(ref.id, definition.type, snapshot))
-      .catch((error) => logger.warn('snapshot not written', { entityType: ref.type, entityId: ref.id, error }))
-      .finally(() => background.delete(writing));
-    background.add(writing);
-  }
-
+  const dispatcher = new EffectDispatcher(effects, config.context, logger, config.onEffectError);
+  const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger, storeCall);
+  const registry: Registry = { effect: (name) => effects.get(name), hasEntity: (type) => entities.has(type) };
   const runtime: WorkerRuntime = {
-    knownEffects: new Set(effects.keys()),
-    maxConflictRetries,
+    registry,
+    maxConflictRetries: config.maxConflictRetries,
     now: () => clock.now(),
     load: (definition, id, start) => storeCall(() => loadState(store, definition, id, start)),
     commit: (request) => storeCall(() => store.commit(request)),
     backoff: conflictBackoff,
     committed(worker, planned, previousVersion, committed) {
-      dispatcher.dispatch(worker, planned, committed.version);
-      if (
-        snapshotEvery > 0 &&
-        Math.floor(committed.version / snapshotEvery) > Math.floor(previousVersion / snapshotEvery)
-      ) {
-        writeSnapshot(worker.ref, entities.get(worker.ref.type) as EntityDefinition, committed);
-      }
+      dispatcher.dispatch(worker, planned.runs, committed.version);
+      if (planned.outbox.length > 0) deliverer.kick();
+      snapshots.committed(worker.ref, entities.get(worker.ref.type) as EntityDefinition, previousVersion, committed);
     },
   };
-  const workers = new WorkerRegistry(clock, idleTimeoutMs, maxActive, (definition, id) => {
-    return new EntityWorker(definition, id, runtime);
+  const workers = new WorkerRegistry(
+    clock,
+    config.idleTimeoutMs,
+    config.maxActive,
+    (definition, id) => new EntityWorker(definition, id, runtime),
+  );
+  const deliverer = new OutboxDeliverer({
+    store,
+    clock,
+    logger,
+    owner: randomUUID(),
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+    batchSize: config.outboxBatchSize,
+    effects,
+    context: config.context,
+    messageRetry: config.messageRetry,
+    storeCall,
+    deliver(type, id, message, messageId) {
+      const definition = entities.get(type);
+      if (!definition) return undefined;
+      assertValidId(id);
+      return workers.get(definition, id).call(message, messageId);
+    },
   });
 
   function resolve(ref: EntityRef): EntityDefinition {
@@ -167,7 +144,12 @@ export function createSystem(options: SystemOptions): System {
     return definition;
   }
 
+  function open(): void {
+    if (closing) throw new SystemClosedError();
+  }
+
   store.retain();
+  deliverer.start();
 
   return {
     async call(ref, message) {
@@ -185,7 +167,7 @@ export function createSystem(options: SystemOptions): System {
     events<E>(ref: EntityRef<string, never, unknown, E>, options: { from?: number } = {}) {
       return {
         async *[Symbol.asyncIterator]() {
-          if (closing) throw new SystemClosedError();
+          open();
           assertValidId(ref?.id);
           let next = options.from ?? 1;
           if (!Number.isInteger(next) || next < 1) throw new ConfigurationError('events: from must be an integer >= 1');
@@ -205,12 +187,33 @@ export function createSystem(options: SystemOptions): System {
       };
     },
 
+    async deadLetters({ limit = 1000 } = {}) {
+      open();
+      return (await storeCall(() => store.deadLetters(limit))).map(toDeadLetter);
+    },
+
+    async retryDeadLetter(id) {
+      open();
+      if (typeof id !== 'string') throw new ConfigurationError('retryDeadLetter: id must be a string');
+      const revived = await storeCall(() => store.retryDeadLetter(id, clock.now()));
+      if (revived) deliverer.kick();
+      return revived;
+    },
+
+    async stats() {
+      open();
+      const outbox = await storeCall(() => store.outboxStats(clock.now()));
+      const { delivered, retried, deadLettered } = deliverer.counters;
+      return { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered };
+    },
+
     close() {
       closing ??= (async () => {
         workers.stop();
+        await deliverer.stop();
         await Promise.all(workers.all().map((worker) => worker.whenIdle()));
         await dispatcher.drain();
-        while (background.size > 0) await Promise.all(background);
+        await snapshots.drain();
         await store.release();
       })();
       return closing;
@@ -226,29 +229,4 @@ function conflictBackoff(attempt: number): Promise<void> {
   if (attempt === 0) return Promise.resolve();
   const ms = Math.random() * Math.min(100, 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function indexBy<T>(items: readonly T[], what: string, name: (item: T) => string): Map<string, T> {
-  const map = new Map<string, T>();
-  for (const item of items) {
-    if (!item || typeof item !== 'object')
-      throw new ConfigurationError(`createSystem: every ${what} must be a definition`);
-    const key = name(item);
-    if (map.has(key))
-      throw new ConfigurationError(`createSystem: two ${what} definitions are named ${JSON.stringify(key)}`);
-    map.set(key, item);
-  }
-  return map;
-}
-
-function positive(value: number, name: string): number {
-  if (typeof value !== 'number' || !(value > 0))
-    throw new ConfigurationError(`createSystem: ${name} must be a positive number`);
-  return value;
-}
-
-function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0)
-    throw new ConfigurationError(`createSystem: ${name} must be an integer >= 0`);
-  return value;
 }

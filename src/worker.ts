@@ -1,7 +1,8 @@
-import { decide, type PlannedEffect } from './decide.js';
+import { decide, type Registry } from './decide.js';
 import type { EntityDefinition, EntityRef } from './definition.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import type { Loaded } from './load-state.js';
+import { type CommitEffects, commitEffects } from './outbox-rows.js';
 import type { AppendResult, CommitRequest } from './store/port.js';
 
 /** What `system.call` answers: the new state once committed, or the domain rejection. */
@@ -9,9 +10,12 @@ export type CallResult<S, R> =
   | { readonly ok: true; readonly state: S; readonly version: number }
   | { readonly ok: false; readonly error: R };
 
+/** What a delivered message led to: a call result, or a repeat the log had already handled. */
+export type DeliveryResult = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
+
 /** The parts of the system a worker uses. */
 export interface WorkerRuntime {
-  readonly knownEffects: ReadonlySet<string>;
+  readonly registry: Registry;
   readonly maxConflictRetries: number;
   /** Opens the store (once) and reads the entity's state, starting from `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
@@ -20,17 +24,13 @@ export interface WorkerRuntime {
   backoff(attempt: number): Promise<void>;
   now(): number;
   /** Called right after a commit: effects and snapshots, off the entity's path. */
-  committed(
-    worker: EntityWorker,
-    effects: readonly PlannedEffect[],
-    previousVersion: number,
-    committed: Loaded<unknown>,
-  ): void;
+  committed(worker: EntityWorker, effects: CommitEffects, previousVersion: number, committed: Loaded<unknown>): void;
 }
 
 interface Pending {
   readonly message: unknown;
-  resolve(result: CallResult<unknown, unknown>): void;
+  readonly messageId: string | undefined;
+  resolve(result: DeliveryResult): void;
   reject(error: unknown): void;
 }
 
@@ -69,10 +69,11 @@ export class EntityWorker {
     return this.#loaded;
   }
 
-  call(message: unknown): Promise<CallResult<unknown, unknown>> {
+  /** Queues a message; with a `messageId`, a message the log already handled is not handled again. */
+  call(message: unknown, messageId?: string): Promise<DeliveryResult> {
     this.lastUsed = this.runtime.now();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, resolve, reject });
+      this.#queue.push({ message, messageId, resolve, reject });
       if (!this.#running) void this.#drain();
     });
   }
@@ -88,7 +89,7 @@ export class EntityWorker {
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head++] as Pending;
       try {
-        next.resolve(await this.#handle(next.message));
+        next.resolve(await this.#handle(next.message, next.messageId));
       } catch (error) {
         next.reject(error);
       }
@@ -100,25 +101,39 @@ export class EntityWorker {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  async #handle(message: unknown): Promise<CallResult<unknown, unknown>> {
+  async #handle(message: unknown, messageId: string | undefined): Promise<DeliveryResult> {
     const { definition, runtime } = this;
     let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
     this.#loaded = current;
     for (let attempt = 0; ; attempt++) {
-      const outcome = decide(definition, current.state, message, runtime.knownEffects);
+      const outcome = decide(definition, current.state, message, runtime.registry);
       if (outcome.kind === 'rejected') return { ok: false, error: outcome.reason };
       if (outcome.encodedEvents.length === 0) return { ok: true, state: current.state, version: current.version };
 
+      const now = runtime.now();
+      const effects = commitEffects(this.ref, outcome.effects, current.version + outcome.encodedEvents.length, now);
       const [result] = await runtime.commit({
-        appends: [{ streamId: this.ref.id, expectedVersion: current.version, events: outcome.encodedEvents }],
-        recordedAt: runtime.now(),
+        appends: [
+          {
+            streamId: this.ref.id,
+            expectedVersion: current.version,
+            events: outcome.encodedEvents,
+            entityType: this.ref.type,
+            ...(effects.outbox.length > 0 ? { outbox: effects.outbox } : {}),
+            ...(effects.cancelTimers.length > 0 ? { cancelTimers: effects.cancelTimers } : {}),
+            ...(messageId === undefined ? {} : { messageId }),
+          },
+        ],
+        recordedAt: now,
       });
       if (result?.ok) {
         const committed = { state: outcome.state, version: result.version };
         this.#loaded = committed;
-        runtime.committed(this, outcome.effects, current.version, committed);
+        runtime.committed(this, effects, current.version, committed);
         return { ok: true, state: committed.state, version: committed.version };
       }
+      // The log already handled this message (delivered twice, or by two processes): skip it.
+      if (result && 'duplicate' in result) return { ok: true, duplicate: true };
       // Another worker appended first: its decision stands. Read what it wrote and decide again.
       if (attempt >= runtime.maxConflictRetries) {
         throw new ConflictRetriesExhaustedError(

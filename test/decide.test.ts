@@ -1,7 +1,7 @@
 /** The pure step on its own: no store, no system. */
 import { defineEffect, defineEntity, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
-import { decide, initialState } from '../src/decide.js';
+import { decide, initialState, type Registry } from '../src/decide.js';
 import { encodeJson, encodeJsonExact } from '../src/json.js';
 
 const Ping = defineEffect('Ping', (_payload: { at: string }) => {});
@@ -13,22 +13,25 @@ const Log = defineEntity({
   update: (event, state) => ({ lines: [...state.lines, `${event.line}@${event.at}${'note' in event ? '+note' : ''}`] }),
 });
 
+const registry: Registry = { effect: (name) => (name === 'Ping' ? Ping : undefined), hasEntity: () => false };
+
 describe('decide', () => {
   it('returns the decoded events, their stored form and the next state without running anything', () => {
     const at = new Date('2026-01-01T00:00:00Z');
-    const outcome = decide(Log, initialState(Log), { line: 'hi', at, note: undefined }, new Set(['Ping']));
+    const outcome = decide(Log, initialState(Log), { line: 'hi', at, note: undefined }, registry);
     expect(outcome).toEqual({
       kind: 'accepted',
       events: [{ line: 'hi', at: '2026-01-01T00:00:00.000Z' }],
       encodedEvents: ['{"line":"hi","at":"2026-01-01T00:00:00.000Z"}'],
-      effects: [{ effect: 'Ping', payload: { at: 'hi' } }],
+      effects: [{ kind: 'run', index: 0, effect: 'Ping', payload: { at: 'hi' } }],
+      requested: [{ effect: 'Ping', payload: { at: 'hi' } }],
       state: { lines: ['hi@2026-01-01T00:00:00.000Z'] },
     });
   });
 
   it('does not touch the state it was given', () => {
     const state = initialState(Log);
-    decide(Log, state, { line: 'x', at: new Date(0) }, new Set(['Ping']));
+    decide(Log, state, { line: 'x', at: new Date(0) }, registry);
     expect(state).toEqual({ lines: [] });
     expect(Object.isFrozen(state)).toBe(true);
   });

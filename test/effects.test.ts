@@ -87,12 +87,36 @@ describe.each(storeKinds)('effects on %s', (kind) => {
     await system.call(ref, { type: 'Order', n: 10 });
     await system.close();
     expect(calls).toEqual([
-      { name: 'First', payload: { n: 1 }, ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:0` } },
-      { name: 'Second', payload: { n: 1 }, ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:1` } },
-      { name: 'First', payload: { n: 2 }, ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:2` } },
-      { name: 'First', payload: { n: 10 }, ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:0` } },
-      { name: 'Second', payload: { n: 10 }, ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:1` } },
-      { name: 'First', payload: { n: 11 }, ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:2` } },
+      {
+        name: 'First',
+        payload: { n: 1 },
+        ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:0`, attempt: 1 },
+      },
+      {
+        name: 'Second',
+        payload: { n: 1 },
+        ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:1`, attempt: 1 },
+      },
+      {
+        name: 'First',
+        payload: { n: 2 },
+        ctx: { context, ref, version: 2, idempotencyKey: `${ref.id}:2:2`, attempt: 1 },
+      },
+      {
+        name: 'First',
+        payload: { n: 10 },
+        ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:0`, attempt: 1 },
+      },
+      {
+        name: 'Second',
+        payload: { n: 10 },
+        ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:1`, attempt: 1 },
+      },
+      {
+        name: 'First',
+        payload: { n: 11 },
+        ctx: { context, ref, version: 4, idempotencyKey: `${ref.id}:4:2`, attempt: 1 },
+      },
     ]);
   });
 

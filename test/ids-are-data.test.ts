@@ -151,6 +151,7 @@ function watched(store: Store): { store: Store; streamIds: unknown[] } {
   return {
     streamIds,
     store: {
+      ...store,
       kind: store.kind,
       open: () => store.open(),
       retain: () => store.retain(),

@@ -14,8 +14,81 @@ export interface StreamAppend {
   readonly expectedVersion: number;
   /** The events, as JSON text, to be stored at versions `expectedVersion + 1 ...`. At least one. */
   readonly events: readonly string[];
-  // Later features add rows here that commit with these events or not at all (an effect outbox,
-  // timers, processed message ids); a refused append writes none of them.
+  /** The entity type that decided: recorded on outbox rows, so effects know their `ref`. */
+  readonly entityType?: string;
+  /** Outbox rows (at-least-once effects, messages, timers) that commit with these events or not at all. */
+  readonly outbox?: readonly OutboxWrite[];
+  /** Pending timers to remove in the same transaction: `{ targetId, key }`. */
+  readonly cancelTimers?: readonly TimerKey[];
+  /**
+   * The id of the message these events handle. Recorded in the same transaction; an append whose
+   * log already recorded it is refused as a duplicate, so a message is handled once.
+   */
+  readonly messageId?: string;
+}
+
+/** Names a keyed timer: one per target and key. */
+export interface TimerKey {
+  readonly targetId: string;
+  readonly key: string;
+}
+
+/** A row written to the outbox by an append. */
+export interface OutboxWrite {
+  /** `effect`: an at-least-once effect. `message`: a message for an entity (`send`, timers). */
+  readonly kind: 'effect' | 'message';
+  /** The effect's name (`effect`), or the target's entity type (`message`). */
+  readonly name: string;
+  /** The target entity's id (`message` only). */
+  readonly targetId?: string;
+  /** The effect's payload or the message, as JSON text (`null`: no payload). */
+  readonly payload: string | null;
+  /** Stable across attempts; the message id of a `message`. */
+  readonly idempotencyKey: string;
+  /** Not delivered before this time (ms since the epoch). */
+  readonly dueAt: number;
+  /** True for `sendAfter` / `sendAt`. */
+  readonly timer: boolean;
+  /** A keyed timer replaces the pending one with the same target and key. */
+  readonly timerKey?: string;
+  /**
+   * Rows with the same order key are delivered in id order: a `message` waits until the rows
+   * before it are delivered or dead; an `effect` until they were started at least once. `null`
+   * for timers, which keep their own time.
+   */
+  readonly orderKey: string | null;
+}
+
+/** A row of the outbox as stored. */
+export interface OutboxRecord extends OutboxWrite {
+  readonly id: string;
+  /** The entity that decided, and its version after the commit. */
+  readonly sourceType: string;
+  readonly sourceId: string;
+  readonly sourceVersion: number;
+  /** Attempts started so far, this claim included. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly status: 'pending' | 'dead';
+}
+
+/** How a claimed outbox row ended this time. */
+export type OutboxOutcome =
+  | { readonly done: true }
+  | { readonly retryAt: number; readonly error: string }
+  | { readonly dead: true; readonly error: string };
+
+/** The backlog, for operators. */
+export interface OutboxStats {
+  /** Rows waiting to be delivered or in delivery (timers only once their time has come). */
+  readonly depth: number;
+  /** Rows leased by a process right now. */
+  readonly inFlight: number;
+  /** Rows that failed at least once and wait for another attempt. */
+  readonly retrying: number;
+  readonly deadLetters: number;
+  /** Timers whose time has not come. */
+  readonly pendingTimers: number;
 }
 
 /** A batch of appends for many entities, committed in one transaction. */
@@ -31,7 +104,8 @@ export interface CommitRequest {
  */
 export type AppendResult =
   | { readonly ok: true; readonly version: number }
-  | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } };
+  | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } }
+  | { readonly ok: false; readonly duplicate: true };
 
 /** An event as stored. */
 export interface StoredEvent {
@@ -68,6 +142,26 @@ export interface Store {
   readSnapshot(streamId: string, entityType: string): Promise<StoredSnapshot | undefined>;
   /** Stores a snapshot unless one at a later version is already there. */
   writeSnapshot(streamId: string, entityType: string, snapshot: StoredSnapshot): Promise<void>;
+  /**
+   * Leases up to `limit` outbox rows that are due, not leased by a live lease, and not held back by
+   * an earlier row with the same order key; counts an attempt on each. Rows leased by a process
+   * that died become claimable once `leaseMs` has passed.
+   */
+  claimOutbox(request: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    limit: number;
+  }): Promise<readonly OutboxRecord[]>;
+  /** Records the outcome of a claimed row; ignored unless `owner` still holds its lease. */
+  settleOutbox(id: string, owner: string, outcome: OutboxOutcome): Promise<void>;
+  /** Dead letters, oldest first. */
+  deadLetters(limit: number): Promise<readonly OutboxRecord[]>;
+  /** Puts a dead letter back as a fresh pending row, due at `now`. False when there is no such dead letter. */
+  retryDeadLetter(id: string, now: number): Promise<boolean>;
+  /** The earliest time a pending row is due, if any. */
+  nextDueAt(): Promise<number | undefined>;
+  outboxStats(now: number): Promise<OutboxStats>;
   /** A system starts using the store. */
   retain(): void;
   /** A system stops using the store; the last release closes it. */

@@ -9,8 +9,9 @@
  *   .then([{ type: 'Increased', amount: 1 }]);
  */
 import assert from 'node:assert/strict';
-import { applyEvent, decide, decodeFrozen, initialState, type Outcome } from '../decide.js';
+import { applyEvent, decide, decodeFrozen, initialState, type Outcome, type Registry } from '../decide.js';
 import type { EffectCall, EntityDefinition } from '../definition.js';
+import { defaultRetryPolicy } from '../effect.js';
 import { isPachydermError } from '../errors.js';
 import { encodeJson } from '../json.js';
 
@@ -51,8 +52,7 @@ export function given<S, M, E, R>(
         events.forEach((event, i) => {
           state = applyEvent(definition, state, decodeFrozen<E>(encodeJson(event, `Given event ${i}`)));
         });
-        // A definition is specified on its own: every effect name is accepted.
-        result = { outcome: decide(definition, state, message, { has: () => true }) };
+        result = { outcome: decide(definition, state, message, anything) };
       } catch (thrown) {
         result = { thrown };
       }
@@ -68,7 +68,7 @@ export function given<S, M, E, R>(
       };
       const assertions: Omit<Then<S, E, R>, 'then'> = {
         thenEffects(expected) {
-          const actual = accepted().effects.map(({ effect, payload }) => ({ effect, payload }));
+          const actual = roundTrip(accepted().requested.map(({ effect, payload }) => ({ effect, payload })));
           assert.deepStrictEqual(actual, roundTrip(expected.map(({ effect, payload }) => ({ effect, payload }))));
         },
         thenState(expected) {
@@ -102,6 +102,19 @@ export function given<S, M, E, R>(
     },
   };
 }
+
+/** A definition is specified on its own: every effect and every target type is accepted. */
+const anything: Registry = {
+  effect: (name) => ({
+    kind: 'effect',
+    name,
+    delivery: 'at-most-once',
+    retry: defaultRetryPolicy,
+    run() {},
+    with: () => ({ effect: name, payload: undefined }),
+  }),
+  hasEntity: () => true,
+};
 
 function roundTrip<T>(value: T): T {
   return JSON.parse(encodeJson(value, 'The expected value')) as T;

@@ -3,7 +3,7 @@
  * A new store is done when `describeStoreContract` passes for it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Store } from 'pachyderm';
+import type { OutboxRecord, OutboxWrite, Store, StreamAppend } from 'pachyderm';
 import { afterEach, describe, expect, it } from 'vitest';
 
 export interface ContractPlace {
@@ -164,6 +164,169 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
       await store.open();
       expect(await store.streamVersion(id)).toBe(1);
       await store.release();
+    });
+
+    describe('outbox', () => {
+      const effectRow = (key: string, extra: Partial<OutboxWrite> = {}): OutboxWrite => ({
+        kind: 'effect',
+        name: 'Mail',
+        payload: `{"key":${JSON.stringify(key)}}`,
+        idempotencyKey: key,
+        dueAt: 100,
+        timer: false,
+        orderKey: null,
+        ...extra,
+      });
+      const appendWith = (store: Store, id: string, expectedVersion: number, extra: Partial<StreamAppend>) =>
+        store.commit({
+          appends: [{ streamId: id, expectedVersion, events: ['"e"'], entityType: 'Source', ...extra }],
+          recordedAt: 100,
+        });
+
+      it('writes outbox rows with the events, or not at all when the append is refused', async () => {
+        const store = await open(await makePlace());
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const [refused] = await appendWith(store, id, 0, { outbox: [effectRow(`${id}:b`)] });
+        expect(refused?.ok).toBe(false);
+        const claimed = (await store.claimOutbox({ owner: 'p1', now: 100, leaseMs: 1000, limit: 100 })).filter(
+          (r) => r.sourceId === id,
+        );
+        expect(claimed).toEqual([
+          {
+            ...effectRow(`${id}:a`),
+            id: expect.any(String),
+            sourceType: 'Source',
+            sourceId: id,
+            sourceVersion: 1,
+            attempts: 1,
+            lastError: null,
+            status: 'pending',
+          },
+        ]);
+      });
+
+      it('refuses an append whose message id the log already handled, and only that log', async () => {
+        const store = await open(await makePlace());
+        const [a, b] = [randomUUID(), randomUUID()];
+        expect(await appendWith(store, a, 0, { messageId: 'm1' })).toEqual([{ ok: true, version: 1 }]);
+        expect(await appendWith(store, a, 1, { messageId: 'm1' })).toEqual([{ ok: false, duplicate: true }]);
+        expect(await appendWith(store, b, 0, { messageId: 'm1' })).toEqual([{ ok: true, version: 1 }]);
+        expect(await appendWith(store, a, 1, { messageId: 'm2' })).toEqual([{ ok: true, version: 2 }]);
+        expect(await store.streamVersion(a)).toBe(2);
+      });
+
+      it('leases a row to one owner until the lease expires, counting attempts', async () => {
+        const place = await makePlace();
+        const [first, second] = [await open(place), await open(place)];
+        const id = randomUUID();
+        await appendWith(first, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const mine = (rows: readonly OutboxRecord[]) => rows.filter((r) => r.sourceId === id);
+        const [x, y] = await Promise.all([
+          first.claimOutbox({ owner: 'p1', now: 100, leaseMs: 1000, limit: 100 }),
+          second.claimOutbox({ owner: 'p2', now: 100, leaseMs: 1000, limit: 100 }),
+        ]);
+        expect(mine(x).length + mine(y).length).toBe(1);
+        expect(mine(await first.claimOutbox({ owner: 'p3', now: 1099, leaseMs: 1000, limit: 100 }))).toEqual([]);
+        const taken = mine(await second.claimOutbox({ owner: 'p3', now: 1100, leaseMs: 1000, limit: 100 }));
+        expect(taken.map((r) => r.attempts)).toEqual([2]);
+        // The first owner lost its lease: its outcome is ignored.
+        await first.settleOutbox((taken[0] as OutboxRecord).id, mine(x).length ? 'p1' : 'p2', { done: true });
+        expect((await first.outboxStats(1100)).inFlight).toBeGreaterThanOrEqual(1);
+        await first.settleOutbox((taken[0] as OutboxRecord).id, 'p3', { done: true });
+        expect(mine(await first.claimOutbox({ owner: 'p4', now: 10_000, leaseMs: 1000, limit: 100 }))).toEqual([]);
+      });
+
+      it('retries at the given time, and keeps dead letters until retried', async () => {
+        const store = await open(await makePlace());
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const claim = async (now: number) =>
+          (await store.claimOutbox({ owner: 'p', now, leaseMs: 10, limit: 100 })).filter((r) => r.sourceId === id);
+        const [row] = await claim(100);
+        await store.settleOutbox((row as OutboxRecord).id, 'p', { retryAt: 500, error: 'boom' });
+        expect(await claim(499)).toEqual([]);
+        const [again] = await claim(500);
+        expect(again).toMatchObject({ attempts: 2, lastError: 'boom' });
+        await store.settleOutbox((again as OutboxRecord).id, 'p', { dead: true, error: 'gave up' });
+        expect(await claim(10_000)).toEqual([]);
+        const dead = (await store.deadLetters(1000)).filter((r) => r.sourceId === id);
+        expect(dead).toEqual([expect.objectContaining({ status: 'dead', lastError: 'gave up', attempts: 2 })]);
+        expect(await store.retryDeadLetter((dead[0] as OutboxRecord).id, 20_000)).toBe(true);
+        expect(await store.retryDeadLetter((dead[0] as OutboxRecord).id, 20_000)).toBe(false);
+        expect(await store.retryDeadLetter('999999999', 20_000)).toBe(false);
+        expect(await claim(20_000)).toEqual([expect.objectContaining({ attempts: 1, status: 'pending' })]);
+      });
+
+      it('delivers messages of one order key in order and holds later ones back until earlier ones end', async () => {
+        const store = await open(await makePlace());
+        const id = randomUUID();
+        const orderKey = `m:${id}`;
+        const message = (key: string): OutboxWrite => ({
+          ...effectRow(key),
+          kind: 'message',
+          name: 'Target',
+          targetId: 't',
+          orderKey,
+        });
+        await appendWith(store, id, 0, { outbox: [message(`${id}:1`), message(`${id}:2`)] });
+        const claim = async (now: number) =>
+          (await store.claimOutbox({ owner: 'p', now, leaseMs: 10, limit: 1 })).filter((r) => r.sourceId === id);
+        const [first] = await claim(100);
+        expect(first?.idempotencyKey).toBe(`${id}:1`);
+        expect(await claim(100)).toEqual([]);
+        await store.settleOutbox((first as OutboxRecord).id, 'p', { retryAt: 200, error: 'later' });
+        expect(await claim(150)).toEqual([]); // the second waits for the first
+        const [retried] = await claim(200);
+        expect(retried?.idempotencyKey).toBe(`${id}:1`);
+        await store.settleOutbox((retried as OutboxRecord).id, 'p', { dead: true, error: 'x' });
+        expect((await claim(200)).map((r) => r.idempotencyKey)).toEqual([`${id}:2`]);
+      });
+
+      it('replaces a keyed timer with the same target and key, and removes one on cancel', async () => {
+        const store = await open(await makePlace());
+        const id = randomUUID();
+        const target = randomUUID();
+        const timer = (key: string, dueAt: number, timerKey?: string): OutboxWrite => ({
+          ...effectRow(key),
+          kind: 'message',
+          name: 'Target',
+          targetId: target,
+          dueAt,
+          timer: true,
+          ...(timerKey === undefined ? {} : { timerKey }),
+        });
+        await appendWith(store, id, 0, { outbox: [timer('t1', 1000, 'expiry'), timer('t2', 1000, 'other')] });
+        await appendWith(store, id, 1, { outbox: [timer('t3', 2000, 'expiry')] });
+        const stats = await store.outboxStats(0);
+        expect(stats.pendingTimers).toBeGreaterThanOrEqual(2);
+        expect(await store.nextDueAt()).toBeLessThanOrEqual(1000);
+        await appendWith(store, id, 2, { cancelTimers: [{ targetId: target, key: 'other' }] });
+        const due = (await store.claimOutbox({ owner: 'p', now: 5000, leaseMs: 10, limit: 100 })).filter(
+          (r) => r.sourceId === id,
+        );
+        expect(due.map((r) => r.idempotencyKey)).toEqual(['t3']);
+      });
+
+      it('counts the backlog', async () => {
+        const store = await open(await makePlace());
+        const before = await store.outboxStats(100);
+        const id = randomUUID();
+        await appendWith(store, id, 0, {
+          outbox: [effectRow(`${id}:a`), effectRow(`${id}:b`), { ...effectRow(`${id}:t`), timer: true, dueAt: 900 }],
+        });
+        const [a, b] = (await store.claimOutbox({ owner: 'p', now: 100, leaseMs: 50, limit: 100 })).filter(
+          (r) => r.sourceId === id,
+        );
+        await store.settleOutbox((b as OutboxRecord).id, 'p', { retryAt: 300, error: 'x' });
+        const after = await store.outboxStats(100);
+        expect(after.depth - before.depth).toBe(2);
+        expect(after.inFlight - before.inFlight).toBe(1);
+        expect(after.retrying - before.retrying).toBe(1);
+        expect(after.pendingTimers - before.pendingTimers).toBe(1);
+        await store.settleOutbox((a as OutboxRecord).id, 'p', { dead: true, error: 'y' });
+        expect((await store.outboxStats(100)).deadLetters - before.deadLetters).toBe(1);
+      });
     });
   });
 }

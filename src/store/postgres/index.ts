@@ -1,6 +1,15 @@
 import pg from 'pg';
 import { StoreLifecycle } from '../lifecycle.js';
-import type { AppendResult, CommitRequest, Store, StoredEvent, StoredSnapshot, StreamAppend } from '../port.js';
+import type {
+  AppendResult,
+  CommitRequest,
+  OutboxRecord,
+  OutboxStats,
+  Store,
+  StoredEvent,
+  StoredSnapshot,
+  StreamAppend,
+} from '../port.js';
 import { migrate } from './migrations.js';
 import { statements } from './statements.js';
 
@@ -117,23 +126,94 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         values: [streamId, entityType, snapshot.schemaVersion, snapshot.version, snapshot.state],
       });
     },
+
+    async claimOutbox({ owner, now, leaseMs, limit }) {
+      const { rows } = await open().query<OutboxRow>({ ...sql.claimOutbox, values: [now, limit, owner, leaseMs] });
+      return rows.map(toRecord).sort((a, b) => Number(a.id) - Number(b.id));
+    },
+
+    async settleOutbox(id, owner, outcome) {
+      if ('done' in outcome) await open().query({ ...sql.settleDone, values: [id, owner] });
+      else if ('dead' in outcome) await open().query({ ...sql.settleDead, values: [id, owner, outcome.error] });
+      else await open().query({ ...sql.settleRetry, values: [id, owner, outcome.retryAt, outcome.error] });
+    },
+
+    async deadLetters(limit) {
+      const { rows } = await open().query<OutboxRow>({ ...sql.deadLetters, values: [limit] });
+      return rows.map(toRecord);
+    },
+
+    async retryDeadLetter(id, now) {
+      if (!/^\d+$/.test(id)) return false;
+      const result = await open().query({ ...sql.retryDeadLetter, values: [id, now] });
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    async nextDueAt() {
+      const { rows } = await open().query<{ at: number | null }>(sql.nextDueAt);
+      return rows[0]?.at ?? undefined;
+    },
+
+    async outboxStats(now) {
+      const { rows } = await open().query<OutboxStats>({ ...sql.outboxStats, values: [now] });
+      return rows[0] as OutboxStats;
+    },
   };
 
   async function appendOne(db: pg.Pool | pg.PoolClient, append: StreamAppend, recordedAt: number) {
     const statement = append.expectedVersion === 0 ? sql.appendNew : sql.appendExisting;
-    const result = await db.query({
+    const removedTimers = [
+      ...(append.cancelTimers ?? []),
+      ...(append.outbox ?? []).flatMap((w) =>
+        w.timerKey === undefined ? [] : [{ targetId: w.targetId ?? null, key: w.timerKey }],
+      ),
+    ].map(({ targetId, key }) => ({ target_id: targetId, key }));
+    const outboxRows = (append.outbox ?? []).map((w) => ({
+      kind: w.kind,
+      name: w.name,
+      target_id: w.targetId ?? null,
+      payload: w.payload,
+      idempotency_key: w.idempotencyKey,
+      due_at: w.dueAt,
+      timer: w.timer,
+      timer_key: w.timerKey ?? null,
+      order_key: w.orderKey,
+    }));
+    const { rows } = await db.query<{ appended: number }>({
       ...statement,
-      values: [append.streamId, append.expectedVersion, append.events, recordedAt],
+      values: [
+        append.streamId,
+        append.expectedVersion,
+        append.events,
+        recordedAt,
+        append.messageId ?? null,
+        JSON.stringify(removedTimers),
+        append.entityType ?? '',
+        JSON.stringify(outboxRows),
+      ],
     });
-    if (result.rowCount === append.events.length) {
+    if (rows[0]?.appended === append.events.length) {
       return { ok: true, version: append.expectedVersion + append.events.length } as const;
     }
-    const { rows } = await db.query<{ version: number }>({ ...sql.streamVersion, values: [append.streamId] });
-    return {
-      ok: false,
-      conflict: { expectedVersion: append.expectedVersion, actualVersion: rows[0]?.version ?? 0 },
-    } as const;
+    const refusal = await db.query<{ version: number; duplicate: boolean }>({
+      ...sql.refusal,
+      values: [append.streamId, append.messageId ?? null],
+    });
+    const { version = 0, duplicate = false } = refusal.rows[0] ?? {};
+    if (duplicate) return { ok: false, duplicate: true } as const;
+    return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: version } } as const;
   }
+}
+
+type OutboxRow = Omit<OutboxRecord, 'targetId' | 'timerKey'> & { targetId: string | null; timerKey: string | null };
+
+/** Drops the absent optional fields, so every store returns the same shape. */
+function toRecord({ targetId, timerKey, ...rest }: OutboxRow): OutboxRecord {
+  return {
+    ...rest,
+    ...(targetId === null ? {} : { targetId }),
+    ...(timerKey === null ? {} : { timerKey }),
+  };
 }
 
 function createPool(connectionString: string, max: number): pg.Pool {

@@ -26,6 +26,37 @@ const migrations: readonly ((schema: string) => string)[] = [
       state text NOT NULL,
       PRIMARY KEY (stream_id, entity_type)
     );`,
+  // The outbox (at-least-once effects, messages, timers) and the ids of messages each log handled.
+  // Times are milliseconds since the epoch from the system's clock.
+  (s) => `
+    CREATE TABLE ${s}.processed (
+      stream_id text COLLATE "C" NOT NULL,
+      message_id text COLLATE "C" NOT NULL,
+      PRIMARY KEY (stream_id, message_id)
+    );
+    CREATE TABLE ${s}.outbox (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      kind text NOT NULL,
+      name text COLLATE "C" NOT NULL,
+      target_id text COLLATE "C",
+      payload text,
+      idempotency_key text NOT NULL,
+      due_at bigint NOT NULL,
+      timer boolean NOT NULL,
+      timer_key text COLLATE "C",
+      order_key text COLLATE "C",
+      source_type text NOT NULL,
+      source_id text COLLATE "C" NOT NULL,
+      source_version integer NOT NULL,
+      attempts integer NOT NULL DEFAULT 0,
+      last_error text,
+      status text NOT NULL DEFAULT 'pending',
+      lease_owner text,
+      lease_until bigint NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON ${s}.outbox (status, due_at);
+    CREATE INDEX outbox_order ON ${s}.outbox (order_key, id) WHERE order_key IS NOT NULL;
+    CREATE INDEX outbox_timer ON ${s}.outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
 ];
 
 /**

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { StoreLifecycle } from '../lifecycle.js';
 import type { AppendResult, CommitRequest, Store, StoredEvent, StoredSnapshot } from '../port.js';
 import { sqliteMigrations } from './migrations.js';
+import { prepareOutbox } from './outbox.js';
 
 export interface SqliteStoreOptions {
   /** The database file; created when missing (its directory must exist). */
@@ -62,6 +63,24 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async writeSnapshot(streamId, entityType, snapshot) {
       db().writeSnapshot.run(streamId, entityType, snapshot.schemaVersion, snapshot.version, snapshot.state);
     },
+    async claimOutbox(request) {
+      return db().outbox.claim(request);
+    },
+    async settleOutbox(id, owner, outcome) {
+      db().outbox.settle(id, owner, outcome);
+    },
+    async deadLetters(limit) {
+      return db().outbox.deadLetters(limit);
+    },
+    async retryDeadLetter(id, now) {
+      return db().outbox.retryDeadLetter(id, now);
+    },
+    async nextDueAt() {
+      return db().outbox.nextDueAt();
+    },
+    async outboxStats(now) {
+      return db().outbox.stats(now);
+    },
   };
 }
 
@@ -113,6 +132,7 @@ function prepare(db: Database.Database) {
        WHERE excluded.version > pachyderm_snapshots.version
           OR excluded.schema_version <> pachyderm_snapshots.schema_version`,
   );
+  const outbox = prepareOutbox(db);
   // SQLite runs one write transaction at a time, so reading the version inside it is exact.
   const commitTransaction = db.transaction((request: CommitRequest): AppendResult[] =>
     request.appends.map((append) => {
@@ -120,13 +140,16 @@ function prepare(db: Database.Database) {
       if (actual !== append.expectedVersion) {
         return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: actual } };
       }
+      if (outbox.isDuplicate(append)) return { ok: false, duplicate: true };
       let version = actual;
       for (const data of append.events) insertEvent.run(append.streamId, ++version, data, request.recordedAt);
+      outbox.write(append, version);
       return { ok: true, version };
     }),
   );
   return {
     db,
+    outbox,
     streamVersion,
     readStream,
     readSnapshot,

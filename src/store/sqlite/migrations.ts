@@ -21,4 +21,33 @@ export const sqliteMigrations: readonly string[] = [
      state TEXT NOT NULL,
      PRIMARY KEY (stream_id, entity_type)
    ) WITHOUT ROWID;`,
+  // The outbox (at-least-once effects, messages, timers) and the ids of messages each log handled.
+  `CREATE TABLE pachyderm_processed (
+     stream_id TEXT NOT NULL,
+     message_id TEXT NOT NULL,
+     PRIMARY KEY (stream_id, message_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE pachyderm_outbox (
+     id INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     target_id TEXT,
+     payload TEXT,
+     idempotency_key TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     timer INTEGER NOT NULL,
+     timer_key TEXT,
+     order_key TEXT,
+     source_type TEXT NOT NULL,
+     source_id TEXT NOT NULL,
+     source_version INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     status TEXT NOT NULL DEFAULT 'pending',
+     lease_owner TEXT,
+     lease_until INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX pachyderm_outbox_due ON pachyderm_outbox (status, due_at);
+   CREATE INDEX pachyderm_outbox_order ON pachyderm_outbox (order_key, id) WHERE order_key IS NOT NULL;
+   CREATE INDEX pachyderm_outbox_timer ON pachyderm_outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
 ];

@@ -1,0 +1,204 @@
+/**
+ * Delivers the outbox: at-least-once effects, messages to entities and timers. One deliverer per
+ * system; several systems (processes) share an outbox through leases, so a row is delivered by one
+ * of them at a time, and a row leased by a process that died is taken over when its lease expires.
+ */
+import type { CancelTimer, Clock } from './clock.js';
+import type { AppContext, EffectDefinition, RetryPolicy } from './effect.js';
+import { retryDelay } from './effect.js';
+import { describe } from './errors.js';
+import { decodeJson } from './json.js';
+import type { Logger } from './logger.js';
+import type { OutboxOutcome, OutboxRecord, Store } from './store/port.js';
+import type { DeliveryResult } from './worker.js';
+
+export interface DelivererOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Identifies this process's leases. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly batchSize: number;
+  readonly effects: ReadonlyMap<string, EffectDefinition>;
+  readonly context: AppContext;
+  /** Retries of messages to entities. */
+  readonly messageRetry: RetryPolicy;
+  /** Hands a message to the target entity of this system; undefined when it serves no such type. */
+  deliver(type: string, id: string, message: unknown, messageId: string): Promise<DeliveryResult> | undefined;
+  /** Runs a store operation, reporting failures as `StoreUnavailableError`. */
+  storeCall<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/** What this process did since it started. */
+export interface DeliveryCounters {
+  delivered: number;
+  retried: number;
+  deadLettered: number;
+}
+
+export class OutboxDeliverer {
+  readonly counters: DeliveryCounters = { delivered: 0, retried: 0, deadLettered: 0 };
+  #cancelWake: CancelTimer | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #failing = false;
+
+  constructor(private readonly options: DelivererOptions) {}
+
+  /** Delivers what is due now, then keeps polling. */
+  start(): void {
+    this.kick();
+  }
+
+  /** Looks at the outbox as soon as possible (after a commit that wrote to it). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#cancelWake?.();
+    this.#cancelWake = undefined;
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  /** Stops polling and waits for deliveries under way. Rows not delivered stay in the outbox. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#cancelWake?.();
+    this.#cancelWake = undefined;
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    const { store, clock, logger } = this.options;
+    let claimedFull = true;
+    do {
+      this.#again = false;
+      try {
+        claimedFull = await this.#pass();
+        if (this.#failing) logger.info('outbox delivery resumed', {});
+        this.#failing = false;
+      } catch (error) {
+        if (!this.#failing) logger.warn('outbox unavailable; delivery will try again', { error });
+        this.#failing = true;
+        claimedFull = false;
+      }
+    } while (!this.#stopped && (this.#again || claimedFull));
+    if (this.#stopped) return;
+    let wakeAt = clock.now() + this.options.pollIntervalMs;
+    if (!this.#failing) {
+      const due = await this.options.storeCall(() => store.nextDueAt()).catch(() => undefined);
+      if (due !== undefined) wakeAt = Math.min(wakeAt, due);
+    }
+    if (this.#stopped) return;
+    this.#cancelWake = clock.setTimeout(() => this.kick(), Math.max(0, wakeAt - clock.now()));
+  }
+
+  /** Claims a batch and delivers it; true when the batch was full (more may be waiting). */
+  async #pass(): Promise<boolean> {
+    const { store, clock, owner, leaseMs, batchSize } = this.options;
+    const claimed = await this.options.storeCall(() =>
+      store.claimOutbox({ owner, now: clock.now(), leaseMs, limit: batchSize }),
+    );
+    // Rows with one order key run one after the other, in id order; the rest run side by side.
+    const lanes = new Map<string, OutboxRecord[]>();
+    for (const row of claimed) {
+      const lane = row.orderKey ?? `row:${row.id}`;
+      lanes.set(lane, [...(lanes.get(lane) ?? []), row]);
+    }
+    await Promise.all(
+      [...lanes.values()].map(async (rows) => {
+        for (const row of rows) await this.#deliverOne(row);
+      }),
+    );
+    return claimed.length === batchSize;
+  }
+
+  async #deliverOne(row: OutboxRecord): Promise<void> {
+    const outcome = row.kind === 'effect' ? await this.#runEffect(row) : await this.#sendMessage(row);
+    const { store, owner, logger } = this.options;
+    const fields = {
+      outboxId: row.id,
+      kind: row.kind,
+      name: row.name,
+      targetId: row.targetId,
+      idempotencyKey: row.idempotencyKey,
+      attempt: row.attempts,
+    };
+    if ('done' in outcome) this.counters.delivered++;
+    else if ('dead' in outcome) {
+      this.counters.deadLettered++;
+      logger.error('outbox row dead-lettered', { ...fields, error: outcome.error });
+    } else {
+      this.counters.retried++;
+      logger.warn('outbox delivery failed; will retry', {
+        ...fields,
+        retryInMs: outcome.retryAt - this.options.clock.now(),
+        error: outcome.error,
+      });
+    }
+    try {
+      await this.options.storeCall(() => store.settleOutbox(row.id, owner, outcome));
+    } catch (error) {
+      // The lease expires and the row is delivered again: at least once.
+      logger.warn('outbox outcome not recorded; the row will be delivered again', { ...fields, error });
+    }
+  }
+
+  async #runEffect(row: OutboxRecord): Promise<OutboxOutcome> {
+    const definition = this.options.effects.get(row.name);
+    if (!definition)
+      return { dead: true, error: `Effect ${JSON.stringify(row.name)} is not registered in this process` };
+    try {
+      await definition.run(row.payload === null ? undefined : decodeJson(row.payload), {
+        context: this.options.context,
+        ref: { type: row.sourceType, id: row.sourceId },
+        version: row.sourceVersion,
+        idempotencyKey: row.idempotencyKey,
+        attempt: row.attempts,
+      });
+      return { done: true };
+    } catch (error) {
+      return this.#failed(row, definition.retry, describe(error));
+    }
+  }
+
+  async #sendMessage(row: OutboxRecord): Promise<OutboxOutcome> {
+    const target = { type: row.name, id: row.targetId ?? '' };
+    let delivery: Promise<DeliveryResult> | undefined;
+    try {
+      delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), row.idempotencyKey);
+    } catch (error) {
+      return this.#failed(row, this.options.messageRetry, describe(error));
+    }
+    if (!delivery) {
+      return { dead: true, error: `Entity type ${JSON.stringify(target.type)} is not served by this process` };
+    }
+    try {
+      const result = await delivery;
+      if (result.ok) return { done: true };
+      return { dead: true, error: `${target.type} rejected the message: ${safeJson(result.error)}` };
+    } catch (error) {
+      return this.#failed(row, this.options.messageRetry, describe(error));
+    }
+  }
+
+  #failed(row: OutboxRecord, policy: RetryPolicy, error: string): OutboxOutcome {
+    if (row.attempts >= policy.maxAttempts) return { dead: true, error };
+    return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts), error };
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,64 @@
+/** Turns the checked effects of a decision into what its commit writes. */
+import type { EntityRef } from './definition.js';
+import { idempotencyKeyOf } from './effect-dispatcher.js';
+import type { PlannedEffect } from './plan-effect.js';
+import type { OutboxWrite, TimerKey } from './store/port.js';
+
+export type PlannedRun = Extract<PlannedEffect, { kind: 'run' }>;
+
+export interface CommitEffects {
+  /** Rows written with the events: at-least-once effects, messages, timers. */
+  readonly outbox: OutboxWrite[];
+  /** Keyed timers removed with the events. */
+  readonly cancelTimers: TimerKey[];
+  /** At-most-once effects, run in this process after the commit. */
+  readonly runs: PlannedRun[];
+}
+
+/**
+ * @param version the entity's version after the commit
+ * @param now the commit's time: `sendAfter` counts from it
+ */
+export function commitEffects(source: EntityRef, plans: readonly PlannedEffect[], version: number, now: number) {
+  const effects: CommitEffects = { outbox: [], cancelTimers: [], runs: [] };
+  for (const plan of plans) {
+    const idempotencyKey = idempotencyKeyOf(source.id, version, plan.index);
+    switch (plan.kind) {
+      case 'run':
+        effects.runs.push(plan);
+        break;
+      case 'outbox':
+        effects.outbox.push({
+          kind: 'effect',
+          name: plan.effect,
+          payload: plan.payload,
+          idempotencyKey,
+          dueAt: now,
+          timer: false,
+          // Effects of one entity start in commit order.
+          orderKey: `e:${source.id}`,
+        });
+        break;
+      case 'send': {
+        const timer = plan.afterMs !== undefined || plan.at !== undefined;
+        effects.outbox.push({
+          kind: 'message',
+          name: plan.target.type,
+          targetId: plan.target.id,
+          payload: plan.message,
+          idempotencyKey,
+          dueAt: plan.at ?? now + (plan.afterMs ?? 0),
+          timer,
+          ...(plan.key === undefined ? {} : { timerKey: plan.key }),
+          // Messages from one sender to one target arrive in order; timers keep their own time.
+          orderKey: timer ? null : `m:${source.id.length}:${source.id}${plan.target.id}`,
+        });
+        break;
+      }
+      case 'cancelTimer':
+        effects.cancelTimers.push({ targetId: plan.target.id, key: plan.key });
+        break;
+    }
+  }
+  return effects;
+}
