@@ -64,6 +64,8 @@ export class OutboxDeliverer {
     this.#cancelWake = undefined;
     this.#running = this.#loop().finally(() => {
       this.#running = undefined;
+      // A kick that came while the loop was finishing must not be lost.
+      if (this.#again) this.kick();
     });
   }
 
@@ -77,30 +79,32 @@ export class OutboxDeliverer {
 
   async #loop(): Promise<void> {
     const { store, clock, logger } = this.options;
-    let claimedFull = true;
+    // Delivering rows can make later rows of the same order key eligible: go on until a round
+    // finds nothing to do.
+    let claimedAny = true;
     do {
       this.#again = false;
       try {
-        claimedFull = await this.#pass();
+        claimedAny = await this.#pass();
         if (this.#failing) logger.info('outbox delivery resumed', {});
         this.#failing = false;
       } catch (error) {
         if (!this.#failing) logger.warn('outbox unavailable; delivery will try again', { error });
         this.#failing = true;
-        claimedFull = false;
+        claimedAny = false;
       }
-    } while (!this.#stopped && (this.#again || claimedFull));
+    } while (!this.#stopped && (this.#again || claimedAny));
     if (this.#stopped) return;
     let wakeAt = clock.now() + this.options.pollIntervalMs;
     if (!this.#failing) {
       const due = await this.options.storeCall(() => store.nextDueAt()).catch(() => undefined);
       if (due !== undefined) wakeAt = Math.min(wakeAt, due);
     }
-    if (this.#stopped) return;
+    if (this.#stopped || this.#again) return;
     this.#cancelWake = clock.setTimeout(() => this.kick(), Math.max(0, wakeAt - clock.now()));
   }
 
-  /** Claims a batch and delivers it; true when the batch was full (more may be waiting). */
+  /** Claims a batch and delivers it; true when it claimed anything. */
   async #pass(): Promise<boolean> {
     const { store, clock, owner, leaseMs, batchSize } = this.options;
     const claimed = await this.options.storeCall(() =>
@@ -117,7 +121,7 @@ export class OutboxDeliverer {
         for (const row of rows) await this.#deliverOne(row);
       }),
     );
-    return claimed.length === batchSize;
+    return claimed.length > 0;
   }
 
   async #deliverOne(row: OutboxRecord): Promise<void> {

@@ -128,14 +128,17 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     },
 
     async claimOutbox({ owner, now, leaseMs, limit }) {
-      const { rows } = await open().query<OutboxRow>({ ...sql.claimOutbox, values: [now, limit, owner, leaseMs] });
+      const { rows } = await open().query<OutboxRow>({
+        ...sql.claimOutbox,
+        values: [Math.floor(now), limit, owner, Math.ceil(leaseMs)],
+      });
       return rows.map(toRecord).sort((a, b) => Number(a.id) - Number(b.id));
     },
 
     async settleOutbox(id, owner, outcome) {
       if ('done' in outcome) await open().query({ ...sql.settleDone, values: [id, owner] });
       else if ('dead' in outcome) await open().query({ ...sql.settleDead, values: [id, owner, outcome.error] });
-      else await open().query({ ...sql.settleRetry, values: [id, owner, outcome.retryAt, outcome.error] });
+      else await open().query({ ...sql.settleRetry, values: [id, owner, Math.ceil(outcome.retryAt), outcome.error] });
     },
 
     async deadLetters(limit) {
@@ -145,7 +148,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
 
     async retryDeadLetter(id, now) {
       if (!/^\d+$/.test(id)) return false;
-      const result = await open().query({ ...sql.retryDeadLetter, values: [id, now] });
+      const result = await open().query({ ...sql.retryDeadLetter, values: [id, Math.floor(now)] });
       return (result.rowCount ?? 0) > 0;
     },
 
@@ -155,7 +158,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     },
 
     async outboxStats(now) {
-      const { rows } = await open().query<OutboxStats>({ ...sql.outboxStats, values: [now] });
+      const { rows } = await open().query<OutboxStats>({ ...sql.outboxStats, values: [Math.floor(now)] });
       return rows[0] as OutboxStats;
     },
   };
@@ -174,7 +177,8 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       target_id: w.targetId ?? null,
       payload: w.payload,
       idempotency_key: w.idempotencyKey,
-      due_at: w.dueAt,
+      // Times are whole milliseconds in PostgreSQL.
+      due_at: Math.ceil(w.dueAt),
       timer: w.timer,
       timer_key: w.timerKey ?? null,
       order_key: w.orderKey,
