@@ -1,0 +1,271 @@
+/**
+ * Guarantee: money is neither made nor lost by messages between entities, across crashes
+ * (SQLite and PostgreSQL).
+ *
+ * 20 accounts of 1000 each (support/bank.ts). Two child processes (support/bank-child.ts) on one
+ * store make random transfers, each a `Transfer` call on the paying account that records `Debited`
+ * and `send`s `Credit` to the payee, which records `Credited`. Both processes also deliver the
+ * outbox, sharing it through short leases. The harness kills one of the two with SIGKILL at random
+ * moments (every 0.3 to 1.5 s) and starts it again, until about 2,000 transfers were acknowledged
+ * (accepted calls only: rejections for insufficient funds are counted apart and not in the 2,000)
+ * and at least 4 kills were made. Then both are killed,
+ * and a fresh system in this process delivers what is left of the outbox. At the end:
+ *
+ * - the outbox is empty and there are no dead letters (credits never fail);
+ * - the sum of the balances is 20 × 1000, and no balance ever went below zero;
+ * - every transfer is debited once and credited once: the multiset of `Debited` transfer ids
+ *   equals the multiset of `Credited` ids, each exactly once, with matching accounts and amount;
+ * - every acknowledged transfer's `Debited` event is in the payer's log at the acknowledged version;
+ * - each account's state (snapshot plus later events) equals the fold of its whole log, and its
+ *   versions are gapless.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createSystem, type System } from 'pachyderm';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  ACCOUNT_COUNT,
+  Account,
+  type AccountEvent,
+  type AccountState,
+  accountIds,
+  applyAccountEvent,
+  INITIAL_BALANCE,
+} from './support/bank.js';
+import { type StorePlace, useStorePlaces } from './support/stores.js';
+
+const places = useStorePlaces();
+const childScript = fileURLToPath(new URL('./support/bank-child.ts', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const TARGET_ACKS = 2000;
+/** Kills before the end even if the transfers come quickly. */
+const MIN_KILLS = 4;
+/** Transfers each child keeps in flight. */
+const IN_FLIGHT = 6;
+
+/** Children still running and systems still open, stopped after every test whatever its outcome. */
+const running = new Set<ChildProcess>();
+const systems = new Set<System>();
+async function cleanUp(): Promise<void> {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+  await Promise.all([...systems].map((system) => system.close()));
+  systems.clear();
+}
+afterEach(cleanUp);
+afterAll(cleanUp);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const randomBetween = (low: number, high: number) => low + Math.floor(Math.random() * (high - low));
+
+interface Ack {
+  readonly from: string;
+  readonly to: string;
+  readonly amount: number;
+  readonly version: number;
+}
+
+/** What every child answered, across all of them. */
+interface Ledger {
+  readonly acks: Map<string, Ack>;
+  readonly rejected: Set<string>;
+  readonly failed: Map<string, string>;
+}
+
+/** A running child: its label (the prefix of its transfer ids) and a promise of its end. */
+interface Child {
+  readonly label: string;
+  readonly process: ChildProcess;
+  readonly ended: Promise<void>;
+}
+
+/**
+ * Starts a child; every line it writes goes into the ledger. `ended` resolves when it was killed
+ * with SIGKILL and every line it wrote has been read, and rejects if it ended any other way or wrote
+ * something unexpected.
+ */
+function startChild(address: StorePlace['address'], label: string, ledger: Ledger): Child {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', childScript, JSON.stringify(address), label, `${IN_FLIGHT}`],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  running.add(child);
+  const ended = new Promise<void>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    const take = (line: string) => {
+      const parts = line.split(' ');
+      const [kind, id] = parts;
+      if (!id?.startsWith(`${label}-`)) throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
+      const seen = ledger.acks.has(id) || ledger.rejected.has(id) || ledger.failed.has(id);
+      if (seen) throw new Error(`transfer ${id} answered twice`);
+      if (kind === 'ack' && parts.length === 6) {
+        const [, , from, to, amount, version] = parts as [string, string, string, string, string, string];
+        ledger.acks.set(id, { from, to, amount: Number(amount), version: Number(version) });
+      } else if (kind === 'rejected' && parts.length === 2) {
+        ledger.rejected.add(id);
+      } else if (kind === 'failed' && parts.length === 3) {
+        ledger.failed.set(id, parts[2] as string);
+      } else {
+        throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const end = stdout.lastIndexOf('\n');
+      if (end < 0) return;
+      // Only whole lines: a line is written with one synchronous write, so it is all there or absent.
+      try {
+        for (const line of stdout.slice(0, end).split('\n')) take(line);
+      } catch (error) {
+        reject(error);
+      }
+      stdout = stdout.slice(end + 1);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    // 'close' comes after the pipes are drained, so every line the child wrote has been read.
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      if (signal !== 'SIGKILL')
+        reject(new Error(`child ${label} ended by itself (code ${code}, signal ${signal}):\n${stderr}`));
+      else if (stdout !== '') reject(new Error(`child ${label} left a partial line: ${JSON.stringify(stdout)}`));
+      else resolve();
+    });
+  });
+  // Observed by the harness; a rejection must not go unhandled in the meantime.
+  ended.catch(() => {});
+  return { label, process: child, ended };
+}
+
+async function kill(child: Child): Promise<void> {
+  child.process.kill('SIGKILL');
+  await child.ended;
+}
+
+/** Every account's log, read with a fresh system; checks versions are gapless. */
+async function readLogs(system: System): Promise<Map<string, AccountEvent[]>> {
+  const logs = new Map<string, AccountEvent[]>();
+  for (const id of accountIds) {
+    const events: AccountEvent[] = [];
+    for await (const { version, event } of system.events(Account.ref(id))) {
+      expect(version, `${id}: versions are gapless`).toBe(events.length + 1);
+      events.push(event);
+    }
+    logs.set(id, events);
+  }
+  return logs;
+}
+
+describe.each(['sqlite', 'postgres'] as const)('bank transfers on %s under SIGKILL', (kind) => {
+  it('keeps the sum of balances, and credits every debit exactly once', async () => {
+    const started = Date.now();
+    const place = await places.place(kind);
+    const ledger: Ledger = { acks: new Map(), rejected: new Set(), failed: new Map() };
+    let spawned = 0;
+    const labels: string[] = [];
+    const spawnOne = () => {
+      const label = `c${spawned++}`;
+      labels.push(label);
+      return startChild(place.address, label, ledger);
+    };
+
+    // Two processes on one store. Until enough transfers are acknowledged and enough kills made, kill one of them at a
+    // random moment (counted from the previous restart: it may land during start up) and restart it.
+    const children: [Child, Child] = [spawnOne(), spawnOne()];
+    const deadline = started + 90_000;
+    let kills = 0;
+    const enough = () => ledger.acks.size >= TARGET_ACKS && kills >= MIN_KILLS;
+    while (!enough()) {
+      if (Date.now() > deadline) throw new Error(`only ${ledger.acks.size} transfers acknowledged in time`);
+      // Stop as soon as enough transfers are acknowledged; a child that failed on its own fails the
+      // test now rather than at the end.
+      const killAt = Date.now() + randomBetween(300, 1500);
+      while (Date.now() < killAt && !enough()) {
+        await Promise.race([sleep(20), ...children.map((c) => c.ended)]);
+      }
+      if (enough()) break;
+      const slot = Math.random() < 0.5 ? 0 : 1;
+      await kill(children[slot]);
+      kills++;
+      children[slot] = spawnOne();
+    }
+    // Both stop dead, with transfers and deliveries under way.
+    await Promise.all(children.map(kill));
+    const harnessMs = Date.now() - started;
+
+    // A fresh process delivers what is left: rows still leased by the dead processes after their
+    // leases expire, the others at once.
+    const system = createSystem({ store: place.newStore(), entities: [Account], leaseMs: 1000, pollIntervalMs: 100 });
+    systems.add(system);
+    const left = await system.stats();
+    const drainDeadline = Date.now() + 30_000;
+    let stats = left;
+    while (stats.depth > 0) {
+      if (Date.now() > drainDeadline) throw new Error(`the outbox did not drain: ${JSON.stringify(stats)}`);
+      await sleep(50);
+      stats = await system.stats();
+    }
+    const drainMs = Date.now() - started - harnessMs;
+    expect(stats).toMatchObject({ depth: 0, inFlight: 0, retrying: 0, deadLetters: 0, pendingTimers: 0 });
+    expect(await system.deadLetters()).toEqual([]);
+
+    const logs = await readLogs(system);
+    const debits = new Map<string, { from: string; to: string; amount: number; version: number }>();
+    const credits = new Map<string, { from: string; to: string; amount: number }>();
+    let total = 0;
+    for (const [id, events] of logs) {
+      // The state the system serves (snapshot plus later events) is the fold of the whole log.
+      let state: AccountState = Account.init();
+      events.forEach((event, index) => {
+        state = applyAccountEvent(event, state);
+        expect(state.balance, `${id} never goes below zero`).toBeGreaterThanOrEqual(0);
+        if (event.type === 'Debited') {
+          expect(debits.has(event.transfer), `transfer ${event.transfer} debited twice`).toBe(false);
+          debits.set(event.transfer, { from: id, to: event.to, amount: event.amount, version: index + 1 });
+        } else {
+          expect(credits.has(event.transfer), `transfer ${event.transfer} credited twice`).toBe(false);
+          credits.set(event.transfer, { from: event.from, to: id, amount: event.amount });
+        }
+      });
+      expect(await system.read(Account.ref(id))).toEqual({ state, version: events.length });
+      total += state.balance;
+    }
+
+    expect(total).toBe(ACCOUNT_COUNT * INITIAL_BALANCE);
+    // Every debit has exactly one credit, of the same amount between the same accounts, and no
+    // credit comes without its debit.
+    expect([...credits.keys()].sort()).toEqual([...debits.keys()].sort());
+    for (const [transfer, { from, to, amount }] of debits) {
+      expect(credits.get(transfer), `the credit of ${transfer}`).toEqual({ from, to, amount });
+    }
+    // Every acknowledged transfer is debited at the version its call answered.
+    for (const [transfer, ack] of ledger.acks) {
+      expect(debits.get(transfer), `acknowledged transfer ${transfer}`).toEqual(ack);
+    }
+    // Nothing rejected was debited, and nothing in the logs that no child asked for.
+    for (const transfer of ledger.rejected) expect(debits.has(transfer), `rejected ${transfer}`).toBe(false);
+    for (const transfer of debits.keys()) expect(labels).toContain(transfer.split('-')[0]);
+
+    const unacknowledged = debits.size - ledger.acks.size;
+    const failures: Record<string, number> = {};
+    for (const code of ledger.failed.values()) failures[code] = (failures[code] ?? 0) + 1;
+    console.info(
+      `${kind}: ${spawned} processes, ${kills} kills, ${ledger.acks.size} transfers acknowledged ` +
+        `(+${ledger.rejected.size} rejected for insufficient funds, ${ledger.failed.size} failed: ` +
+        `${JSON.stringify(failures)}), ` +
+        `${unacknowledged} committed but not acknowledged before a kill; after the kills the outbox held ` +
+        `${left.depth} rows (${left.inFlight} leased by dead processes), delivered by the last system in ${drainMs} ms; ` +
+        `harness ${harnessMs} ms, total ${Date.now() - started} ms`,
+    );
+  }, 150_000);
+});
