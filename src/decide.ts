@@ -6,7 +6,7 @@
  * `update` is applied to the events as decoded from their stored (JSON) form, exactly as replay
  * does, so the state after a call equals the state rebuilt after a restart.
  */
-import type { EffectCall, EntityDefinition } from './definition.js';
+import type { EffectCall, EntityDefinition, EntitySelf } from './definition.js';
 import { describe, EntityCodeError, ErrorCode } from './errors.js';
 import { decodeJson, deepFreeze, encodeJson } from './json.js';
 import { type PlannedEffect, planEffect, type Registry } from './plan-effect.js';
@@ -27,6 +27,11 @@ export type Outcome<S, E, R> =
       /** The state after folding the events. */
       readonly state: S;
     };
+
+/** The third argument of `handle` for the entity `type`/`id`. */
+export function entitySelf(type: string, id: string): EntitySelf {
+  return { self: { type, id }, ref: (other: string) => ({ type, id: other }) };
+}
 
 /** Builds the first state of an entity. */
 export function initialState<S>(definition: EntityDefinition<string, S>): S {
@@ -70,8 +75,9 @@ export function decide<S, M, E, R>(
   state: S,
   message: M,
   registry: Registry,
+  entity: EntitySelf,
 ): Outcome<S, E, R> {
-  const decision = runHandle(definition, state, message);
+  const decision = runHandle(definition, state, message, entity);
   if (!decision.ok) return { kind: 'rejected', reason: decision.reason };
 
   const returned = decision.events;
@@ -101,10 +107,15 @@ export function decide<S, M, E, R>(
   return { kind: 'accepted', events, encodedEvents, effects, requested, state: next };
 }
 
-function runHandle<S, M, E, R>(definition: EntityDefinition<string, S, M, E, R>, state: S, message: M) {
+function runHandle<S, M, E, R>(
+  definition: EntityDefinition<string, S, M, E, R>,
+  state: S,
+  message: M,
+  entity: EntitySelf,
+) {
   let result: unknown;
   try {
-    result = definition.handle(message, state);
+    result = definition.handle(message, state, entity as EntitySelf<string, M, S>);
   } catch (cause) {
     const hint = isFrozenWrite(cause) ? ' (state is frozen: handle must not change it)' : '';
     throw new EntityCodeError(

@@ -57,6 +57,18 @@ export function error<const R>(reason: R): Rejected<R> {
   return { ok: false, reason };
 }
 
+/**
+ * The third argument of `handle`: the entity's own ref and refs of its own type. Use them to
+ * address this entity or its siblings (`send(entity.ref(to), ...)`, `sendAfter(entity.self, ...)`)
+ * without naming the definition inside its own initializer, which TypeScript cannot type.
+ */
+export interface EntitySelf<TType extends string = string, M = unknown, S = unknown> {
+  /** This entity. */
+  readonly self: EntityRef<TType, M, S>;
+  /** Another entity of this type. */
+  ref(id: string): EntityRef<TType, M, S>;
+}
+
 /** The events a decision type records: the union over every `ok(...)` that `handle` can return. */
 export type EventsOf<D> = D extends Accepted<infer E> ? E : never;
 /** The reasons a decision type rejects with: the union over every `error(...)` that `handle` can return. */
@@ -71,8 +83,11 @@ export interface EntityConfig<TType extends string, S, M, D extends Decision<unk
   readonly type: TType;
   /** The state of an entity with no events. Optional: without it the first state is `undefined`. */
   readonly init?: () => S;
-  /** Decide: pure and synchronous. Returns `ok(events, effects?)` or `error(reason)`. */
-  handle(message: M, state: S): D;
+  /**
+   * Decide: pure and synchronous. Returns `ok(events, effects?)` or `error(reason)`. The third
+   * argument gives the entity's own ref (`entity.self`) and refs of its type (`entity.ref(id)`).
+   */
+  handle(message: M, state: S, entity: EntitySelf<TType, M, S>): D;
   /** Evolve: pure and synchronous. Folds one committed event into the state. */
   update(event: EventsOf<D>, state: S): S;
   /**
@@ -87,7 +102,7 @@ export interface EntityDefinition<TType extends string = string, S = unknown, M 
   readonly kind: 'entity';
   readonly type: TType;
   readonly init: () => S;
-  handle(message: M, state: S): Decision<E, R>;
+  handle(message: M, state: S, entity: EntitySelf<TType, M, S>): Decision<E, R>;
   update(event: E, state: S): S;
   readonly snapshotVersion: string;
   /**
@@ -131,7 +146,7 @@ export function defineEntity<
     kind: 'entity' as const,
     type,
     init: config.init ?? (() => undefined as S),
-    handle: config.handle as (message: M, state: S) => Decision<E, R>,
+    handle: config.handle as (message: M, state: S, entity: EntitySelf<TType, M, S>) => Decision<E, R>,
     update: config.update,
     snapshotVersion: String(config.snapshotVersion ?? 1),
     ref(id: string): EntityRef<TType, M, S, E, R> {

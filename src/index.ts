@@ -15,6 +15,7 @@ export type {
   EntityConfig,
   EntityDefinition,
   EntityRef,
+  EntitySelf,
   EventOf,
   EventsOf,
   MessageOf,

@@ -31,7 +31,9 @@ export interface CancelTimerRequest {
  * sender; the target handles it exactly once; order from one sender to one target is kept.
  *
  * @example
- * return ok([{ type: 'Debited', amount }], [send(Account.ref(to), { type: 'Credit', amount, transfer: id })]);
+ * handle(message, state, entity) {
+ *   return ok([{ type: 'Debited', amount }], [send(entity.ref(to), { type: 'Credit', amount, transfer: id })]);
+ * }
  */
 export function send<M>(ref: EntityRef<string, M>, message: NoInfer<M>): EffectCall<SendRequest> {
   return { effect: SEND, payload: { target: plainRef(ref), message } };
@@ -42,7 +44,7 @@ export function send<M>(ref: EntityRef<string, M>, message: NoInfer<M>): EffectC
  * With `{ key }`, a new timer with the same key for the same target replaces the old one.
  *
  * @example
- * return ok([{ type: 'Reserved' }], [sendAfter(self, { type: 'Expire' }, 15 * 60_000, { key: 'expiry' })]);
+ * return ok([{ type: 'Reserved' }], [sendAfter(entity.self, { type: 'Expire' }, 15 * 60_000, { key: 'expiry' })]);
  */
 export function sendAfter<M>(
   ref: EntityRef<string, M>,

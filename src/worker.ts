@@ -1,5 +1,5 @@
-import { decide, type Registry } from './decide.js';
-import type { EntityDefinition, EntityRef } from './definition.js';
+import { decide, entitySelf, type Registry } from './decide.js';
+import type { EntityDefinition, EntityRef, EntitySelf } from './definition.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import type { Loaded } from './load-state.js';
 import { type CommitEffects, commitEffects } from './outbox-rows.js';
@@ -49,6 +49,7 @@ export class EntityWorker {
   #running = false;
   #loaded: Loaded<unknown> | undefined;
   #idleWaiters: (() => void)[] = [];
+  readonly #self: EntitySelf;
 
   constructor(
     private readonly definition: EntityDefinition,
@@ -56,6 +57,7 @@ export class EntityWorker {
     private readonly runtime: WorkerRuntime,
   ) {
     this.ref = { type: definition.type, id };
+    this.#self = entitySelf(definition.type, id);
     this.lastUsed = runtime.now();
   }
 
@@ -106,7 +108,7 @@ export class EntityWorker {
     let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
     this.#loaded = current;
     for (let attempt = 0; ; attempt++) {
-      const outcome = decide(definition, current.state, message, runtime.registry);
+      const outcome = decide(definition, current.state, message, runtime.registry, this.#self);
       if (outcome.kind === 'rejected') return { ok: false, error: outcome.reason };
       if (outcome.encodedEvents.length === 0) return { ok: true, state: current.state, version: current.version };
 

@@ -1,7 +1,7 @@
 /** The pure step on its own: no store, no system. */
 import { defineEffect, defineEntity, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
-import { decide, initialState, type Registry } from '../src/decide.js';
+import { decide, entitySelf, initialState, type Registry } from '../src/decide.js';
 import { encodeJson, encodeJsonExact } from '../src/json.js';
 
 const Ping = defineEffect('Ping', (_payload: { at: string }) => {});
@@ -18,7 +18,13 @@ const registry: Registry = { effect: (name) => (name === 'Ping' ? Ping : undefin
 describe('decide', () => {
   it('returns the decoded events, their stored form and the next state without running anything', () => {
     const at = new Date('2026-01-01T00:00:00Z');
-    const outcome = decide(Log, initialState(Log), { line: 'hi', at, note: undefined }, registry);
+    const outcome = decide(
+      Log,
+      initialState(Log),
+      { line: 'hi', at, note: undefined },
+      registry,
+      entitySelf('Log', 'l'),
+    );
     expect(outcome).toEqual({
       kind: 'accepted',
       events: [{ line: 'hi', at: '2026-01-01T00:00:00.000Z' }],
@@ -31,7 +37,7 @@ describe('decide', () => {
 
   it('does not touch the state it was given', () => {
     const state = initialState(Log);
-    decide(Log, state, { line: 'x', at: new Date(0) }, registry);
+    decide(Log, state, { line: 'x', at: new Date(0) }, registry, entitySelf('Log', 'l'));
     expect(state).toEqual({ lines: [] });
     expect(Object.isFrozen(state)).toBe(true);
   });

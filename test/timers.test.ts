@@ -4,7 +4,7 @@
  * whose time passed while everything was down fires promptly, once. Time is the injected clock.
  */
 import { randomUUID } from 'node:crypto';
-import { cancelTimer, createSystem, defineEntity, type EntityRef, ok, type System, sendAfter, sendAt } from 'pachyderm';
+import { cancelTimer, createSystem, defineEntity, ok, type System, sendAfter, sendAt } from 'pachyderm';
 import { createTestClock, type TestClock } from 'pachyderm/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
@@ -20,9 +20,7 @@ type ReservationMessage =
 const Reservation = defineEntity({
   type: 'Reservation',
   init: () => ({ expired: [] as string[], reserved: 0 }),
-  handle(message: ReservationMessage, state) {
-    // A ref to itself, typed by hand: the definition cannot refer to itself while being defined.
-    const self: EntityRef<'Reservation', ReservationMessage> = { type: 'Reservation', id: currentId };
+  handle(message: ReservationMessage, state, { self }) {
     switch (message.type) {
       case 'Reserve': {
         const note = `after ${message.minutes} min (#${state.reserved})`;
@@ -49,7 +47,7 @@ const Reservation = defineEntity({
     return state;
   },
 });
-/** The entity the test talks to: handle builds its own ref from it. */
+/** The entity the current test talks to. */
 let currentId = '';
 
 const minutes = (n: number) => n * 60_000;

@@ -2,7 +2,17 @@
  * Compile-time checks of the public types (run by `tsc` in `npm run check`, not by Vitest).
  * Each `@ts-expect-error` fails the type check if the line it guards starts to compile.
  */
-import { type CallResult, createSystem, defineEffect, defineEntity, error, memoryStore, ok } from 'pachyderm';
+import {
+  type CallResult,
+  createSystem,
+  defineEffect,
+  defineEntity,
+  error,
+  memoryStore,
+  ok,
+  send,
+  sendAfter,
+} from 'pachyderm';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<T extends true>(_value?: T): void {}
@@ -93,3 +103,28 @@ async function account() {
   }
 }
 void account;
+
+// An entity can address its own type inside handle through the third argument, without naming
+// itself in its own initializer.
+const Wallet = defineEntity({
+  type: 'Wallet',
+  init: () => ({ balance: 0 }),
+  handle(message: { type: 'Pay'; to: string; amount: number } | { type: 'Receive'; amount: number }, state, entity) {
+    assertType<Equal<typeof entity.self.type, 'Wallet'>>();
+    if (message.type === 'Receive') return ok([{ type: 'Received', amount: message.amount }]);
+    if (state.balance < message.amount) return error('insufficient');
+    return ok(
+      [{ type: 'Paid', amount: message.amount }],
+      [
+        send(entity.ref(message.to), { type: 'Receive', amount: message.amount }),
+        sendAfter(entity.self, { type: 'Receive', amount: 0 }, 1_000, { key: 'nudge' }),
+        // @ts-expect-error only the target's own messages can be sent
+        send(entity.ref(message.to), { type: 'Refund' }),
+      ],
+    );
+  },
+  update(event, state) {
+    return { balance: state.balance + (event.type === 'Received' ? event.amount : -event.amount) };
+  },
+});
+void Wallet;

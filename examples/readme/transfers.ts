@@ -20,13 +20,13 @@ const Receipt = defineEffect(
 const Account = defineEntity({
   type: 'Account',
   init: () => ({ balance: 100 }),
-  handle(message: AccountMessage, state) {
+  handle(message: AccountMessage, state, entity) {
     if (message.type === 'Credit') return ok([{ type: 'Credited', amount: message.amount }]);
     if (state.balance < message.amount) return error('insufficient funds');
     return ok(
       [{ type: 'Debited', amount: message.amount }],
       [
-        send(Account.ref(message.to), { type: 'Credit', transfer: message.transfer, amount: message.amount }),
+        send(entity.ref(message.to), { type: 'Credit', transfer: message.transfer, amount: message.amount }),
         Receipt.with({ transfer: message.transfer, amount: message.amount }),
       ],
     );

@@ -9,7 +9,7 @@
  *   .then([{ type: 'Increased', amount: 1 }]);
  */
 import assert from 'node:assert/strict';
-import { applyEvent, decide, decodeFrozen, initialState, type Outcome, type Registry } from '../decide.js';
+import { applyEvent, decide, decodeFrozen, entitySelf, initialState, type Outcome, type Registry } from '../decide.js';
 import type { EffectCall, EntityDefinition } from '../definition.js';
 import { defaultRetryPolicy } from '../effect.js';
 import { isPachydermError } from '../errors.js';
@@ -39,11 +39,14 @@ export interface When<S, M, E, R> {
 
 /**
  * Starts a specification of one entity definition from the events already in its log.
+ * `options.id` is the entity's id as `handle` sees it (default `test-entity`).
  */
 export function given<S, M, E, R>(
   definition: EntityDefinition<string, S, M, E, R>,
   events: readonly E[] = [],
+  options: { id?: string } = {},
 ): When<S, M, E, R> {
+  const id = options.id ?? 'test-entity';
   return {
     when(message) {
       let result: { outcome: Outcome<S, E, R> } | { thrown: unknown };
@@ -52,7 +55,7 @@ export function given<S, M, E, R>(
         events.forEach((event, i) => {
           state = applyEvent(definition, state, decodeFrozen<E>(encodeJson(event, `Given event ${i}`)));
         });
-        result = { outcome: decide(definition, state, message, anything) };
+        result = { outcome: decide(definition, state, message, anything, entitySelf(definition.type, id)) };
       } catch (thrown) {
         result = { thrown };
       }

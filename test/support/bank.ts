@@ -6,7 +6,7 @@
  * account records `Debited` and sends `Credit` to the payee, which records `Credited`. The payee
  * handles the message once even when delivery is repeated, so every debit has exactly one credit.
  */
-import { defineEntity, type EntityRef, error, ok, send } from 'pachyderm';
+import { defineEntity, error, ok, send } from 'pachyderm';
 
 export const ACCOUNT_COUNT = 20;
 export const INITIAL_BALANCE = 1000;
@@ -35,13 +35,10 @@ export interface AccountState {
   readonly events: number;
 }
 
-/** A ref to an account for `send`, typed by hand: `Account.ref` cannot be used inside its own definition's inference. */
-const accountRef = (id: string) => ({ type: 'Account', id }) as EntityRef<'Account', AccountMessage>;
-
 export const Account = defineEntity({
   type: 'Account',
   init: (): AccountState => ({ balance: INITIAL_BALANCE, events: 0 }),
-  handle(message: AccountMessage, state) {
+  handle(message: AccountMessage, state, entity) {
     if (message.type === 'Credit') {
       const credited: AccountEvent = {
         type: 'Credited',
@@ -54,7 +51,7 @@ export const Account = defineEntity({
     if (state.balance < message.amount) return error('insufficient funds' as const);
     const debited: AccountEvent = { type: 'Debited', transfer: message.id, to: message.to, amount: message.amount };
     const credit: CreditMessage = { type: 'Credit', transfer: message.id, from: message.from, amount: message.amount };
-    return ok([debited], [send(accountRef(message.to), credit)]);
+    return ok([debited], [send(entity.ref(message.to), credit)]);
   },
   update: applyAccountEvent,
 });
