@@ -19,7 +19,7 @@
  * - each account's state (snapshot plus later events) equals the fold of its whole log, and its
  *   versions are gapless.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createSystem, type System } from 'pachyderm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -32,11 +32,11 @@ import {
   applyAccountEvent,
   INITIAL_BALANCE,
 } from './support/bank.js';
+import { useChildProcesses } from './support/child-process.js';
 import { type StorePlace, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
 const childScript = fileURLToPath(new URL('./support/bank-child.ts', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const TARGET_ACKS = 2000;
 /** Kills before the end even if the transfers come quickly. */
@@ -44,12 +44,10 @@ const MIN_KILLS = 4;
 /** Transfers each child keeps in flight. */
 const IN_FLIGHT = 6;
 
-/** Children still running and systems still open, stopped after every test whatever its outcome. */
-const running = new Set<ChildProcess>();
+const processes = useChildProcesses();
+/** Systems still open, closed after every test whatever its outcome. */
 const systems = new Set<System>();
 async function cleanUp(): Promise<void> {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
   await Promise.all([...systems].map((system) => system.close()));
   systems.clear();
 }
@@ -86,65 +84,27 @@ interface Child {
  * something unexpected.
  */
 function startChild(address: StorePlace['address'], label: string, ledger: Ledger): Child {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', childScript, JSON.stringify(address), label, `${IN_FLIGHT}`],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  running.add(child);
-  const ended = new Promise<void>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    const take = (line: string) => {
-      const parts = line.split(' ');
-      const [kind, id] = parts;
-      if (!id?.startsWith(`${label}-`)) throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
-      const seen = ledger.acks.has(id) || ledger.rejected.has(id) || ledger.failed.has(id);
-      if (seen) throw new Error(`transfer ${id} answered twice`);
-      if (kind === 'ack' && parts.length === 6) {
-        const [, , from, to, amount, version] = parts as [string, string, string, string, string, string];
-        ledger.acks.set(id, { from, to, amount: Number(amount), version: Number(version) });
-      } else if (kind === 'rejected' && parts.length === 2) {
-        ledger.rejected.add(id);
-      } else if (kind === 'failed' && parts.length === 3) {
-        ledger.failed.set(id, parts[2] as string);
-      } else {
-        throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
-      }
-    };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const end = stdout.lastIndexOf('\n');
-      if (end < 0) return;
-      // Only whole lines: a line is written with one synchronous write, so it is all there or absent.
-      try {
-        for (const line of stdout.slice(0, end).split('\n')) take(line);
-      } catch (error) {
-        reject(error);
-      }
-      stdout = stdout.slice(end + 1);
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    // 'close' comes after the pipes are drained, so every line the child wrote has been read.
-    child.on('close', (code, signal) => {
-      running.delete(child);
-      if (signal !== 'SIGKILL')
-        reject(new Error(`child ${label} ended by itself (code ${code}, signal ${signal}):\n${stderr}`));
-      else if (stdout !== '') reject(new Error(`child ${label} left a partial line: ${JSON.stringify(stdout)}`));
-      else resolve();
-    });
+  const child = processes.start(childScript, [JSON.stringify(address), label, `${IN_FLIGHT}`], (line) => {
+    const parts = line.split(' ');
+    const [kind, id] = parts;
+    if (!id?.startsWith(`${label}-`)) throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
+    const seen = ledger.acks.has(id) || ledger.rejected.has(id) || ledger.failed.has(id);
+    if (seen) throw new Error(`transfer ${id} answered twice`);
+    if (kind === 'ack' && parts.length === 6) {
+      const [, , from, to, amount, version] = parts as [string, string, string, string, string, string];
+      ledger.acks.set(id, { from, to, amount: Number(amount), version: Number(version) });
+    } else if (kind === 'rejected' && parts.length === 2) {
+      ledger.rejected.add(id);
+    } else if (kind === 'failed' && parts.length === 3) {
+      ledger.failed.set(id, parts[2] as string);
+    } else {
+      throw new Error(`unexpected line from child ${label}: ${JSON.stringify(line)}`);
+    }
   });
+  const ended = child.killed.then(() => {});
   // Observed by the harness; a rejection must not go unhandled in the meantime.
   ended.catch(() => {});
-  return { label, process: child, ended };
+  return { label, process: child.process, ended };
 }
 
 async function kill(child: Child): Promise<void> {

@@ -9,17 +9,16 @@
  * exactly once at its acknowledged version, and the state (from snapshots and from events alone)
  * counts N events.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createSystem, defineEntity } from 'pachyderm';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useChildProcesses } from './support/child-process.js';
 import { Ledger } from './support/entities.js';
 import { type StorePlace, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
 const childScript = fileURLToPath(new URL('./support/crash-child.ts', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The same entity with another snapshot version: its reads ignore snapshots and fold every event. */
 const LedgerFromEvents = defineEntity({
@@ -30,14 +29,7 @@ const LedgerFromEvents = defineEntity({
   snapshotVersion: 'ignore snapshots',
 });
 
-/** Children still running, killed after every test whatever its outcome. */
-const running = new Set<ChildProcess>();
-function killAll(): void {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-}
-afterEach(killAll);
-afterAll(killAll);
+const children = useChildProcesses();
 
 const randomBetween = (low: number, high: number) => low + Math.floor(Math.random() * (high - low));
 
@@ -57,63 +49,29 @@ function runUntilKilled(
   id: string,
   killAfter: { ms: number; fromStart?: boolean },
 ): Promise<Round> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript, JSON.stringify(address), id], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.add(child);
-    const acks = new Map<string, number>();
-    let stdout = '';
-    let stderr = '';
-    let killTimer: NodeJS.Timeout | undefined;
-    const kill = () => child.kill('SIGKILL');
-    const schedule = () => {
-      killTimer ??= setTimeout(kill, killAfter.ms);
-    };
-    if (killAfter.fromStart) schedule();
-    // A child that never acknowledges a call must not hang the test.
-    const startTimeout = setTimeout(kill, 15_000);
-
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const end = stdout.lastIndexOf('\n');
-      if (end < 0) return;
-      // Only whole lines: a line is written with one synchronous write, so it is all there or absent.
-      for (const line of stdout.slice(0, end).split('\n')) {
-        const match = /^ack (.+) (\S+) (\d+)$/.exec(line);
-        if (!match || match[1] !== id) {
-          reject(new Error(`unexpected line from the child: ${JSON.stringify(line)}`));
-          continue;
-        }
-        const callId = match[2] as string;
-        if (acks.has(callId)) reject(new Error(`call ${callId} acknowledged twice`));
-        acks.set(callId, Number(match[3]));
-      }
-      stdout = stdout.slice(end + 1);
-      clearTimeout(startTimeout);
-      schedule();
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    // 'close' comes after the pipes are drained, so every line the child wrote has been read.
-    child.on('close', (code, signal) => {
-      running.delete(child);
+  const acks = new Map<string, number>();
+  let killTimer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    killTimer ??= setTimeout(() => child.process.kill('SIGKILL'), killAfter.ms);
+  };
+  const child = children.start(childScript, [JSON.stringify(address), id], (line) => {
+    const match = /^ack (.+) (\S+) (\d+)$/.exec(line);
+    if (!match || match[1] !== id) throw new Error(`unexpected line from the child: ${JSON.stringify(line)}`);
+    const callId = match[2] as string;
+    if (acks.has(callId)) throw new Error(`call ${callId} acknowledged twice`);
+    acks.set(callId, Number(match[3]));
+    clearTimeout(startTimeout);
+    schedule();
+  });
+  if (killAfter.fromStart) schedule();
+  // A child that never acknowledges a call must not hang the test.
+  const startTimeout = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
+  return child.killed
+    .then(({ pid }) => ({ acks, pid }))
+    .finally(() => {
       clearTimeout(startTimeout);
       clearTimeout(killTimer);
-      if (signal !== 'SIGKILL') {
-        reject(new Error(`the child ended by itself (code ${code}, signal ${signal}):\n${stderr}`));
-      } else if (stdout !== '') {
-        reject(new Error(`the child left a partial line: ${JSON.stringify(stdout)}`));
-      } else {
-        resolve({ acks, pid: child.pid as number });
-      }
     });
-  });
 }
 
 /** Reads the log with a fresh system on a new store object and checks it against the acknowledgements. */

@@ -22,11 +22,11 @@
  * - the sender's log holds the three events once;
  * - the outbox is then empty (`stats().depth === 0`) and there are no dead letters.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createSystem, type EffectContext, type Store, type System } from 'pachyderm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { useChildProcesses } from './support/child-process.js';
 import {
   Inbox,
   LEASE_MS,
@@ -40,14 +40,11 @@ import { type StorePlace, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
 const childScript = fileURLToPath(new URL('./support/outbox-crash-child.ts', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Children still running and systems still open, stopped after every test whatever its outcome. */
-const running = new Set<ChildProcess>();
+const processes = useChildProcesses();
+/** Systems still open, closed after every test whatever its outcome. */
 const systems = new Set<System>();
 async function cleanUp(): Promise<void> {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
   await Promise.all([...systems].map((system) => system.close()));
   systems.clear();
 }
@@ -69,70 +66,42 @@ interface ChildRun {
 
 /** Runs the child until it dies by SIGKILL: its own, or ours on its ack line in `parent-kill` mode. */
 function runChild(address: StorePlace['address'], mode: Mode, orderId: string, inboxId?: string): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const args = [childScript, JSON.stringify(address), mode, orderId, ...(inboxId === undefined ? [] : [inboxId])];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.add(child);
-    let ack: { version: number; callStartedAt: number } | undefined;
-    let effect: ChildRun['effect'];
-    let settling: string | undefined;
-    let stdout = '';
-    let stderr = '';
-    let killedByUs = false;
-    // A child that neither dies nor acknowledges must not hang the test.
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      const end = stdout.lastIndexOf('\n');
-      if (end < 0) return;
-      for (const line of stdout.slice(0, end).split('\n')) {
-        const ackLine = /^ack (\d+) (\d+)$/.exec(line);
-        const effectLine = /^effect (\S+) (\d+) (\d+)$/.exec(line);
-        const settlingLine = /^settling (done|failed)$/.exec(line);
-        if (ackLine) {
-          ack = { version: Number(ackLine[1]), callStartedAt: Number(ackLine[2]) };
-          if (mode === 'parent-kill') {
-            killedByUs = true;
-            child.kill('SIGKILL');
-          }
-        } else if (effectLine) {
-          effect = { key: effectLine[1] as string, attempt: Number(effectLine[2]), at: Number(effectLine[3]) };
-        } else if (settlingLine) {
-          settling = settlingLine[1];
-        } else {
-          reject(new Error(`unexpected line from the child: ${JSON.stringify(line)}`));
-        }
+  const args = [JSON.stringify(address), mode, orderId, ...(inboxId === undefined ? [] : [inboxId])];
+  let ack: { version: number; callStartedAt: number } | undefined;
+  let effect: ChildRun['effect'];
+  let settling: string | undefined;
+  let killedByUs = false;
+  const child = processes.start(childScript, args, (line) => {
+    const ackLine = /^ack (\d+) (\d+)$/.exec(line);
+    const effectLine = /^effect (\S+) (\d+) (\d+)$/.exec(line);
+    const settlingLine = /^settling (done|failed)$/.exec(line);
+    if (ackLine) {
+      ack = { version: Number(ackLine[1]), callStartedAt: Number(ackLine[2]) };
+      if (mode === 'parent-kill') {
+        killedByUs = true;
+        child.process.kill('SIGKILL');
       }
-      stdout = stdout.slice(end + 1);
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    // 'close' comes after the pipes are drained, so every line the child wrote has been read.
-    child.on('close', (code, signal) => {
-      running.delete(child);
-      clearTimeout(timeout);
-      if (signal !== 'SIGKILL') {
-        reject(new Error(`the child ended by itself (code ${code}, signal ${signal}):\n${stderr}`));
-      } else if (!ack) {
-        reject(new Error(`the child died before acknowledging the call:\n${stderr}`));
-      } else if (mode !== 'parent-kill' && killedByUs) {
-        reject(new Error(`the child did not kill itself in ${mode} mode:\n${stderr}`));
-      } else if (mode === 'self-kill' && !effect) {
-        reject(new Error('the child died in Notify without saying so'));
-      } else if (mode === 'kill-before-settle' && !settling) {
-        reject(new Error('the child died before an outcome without saying so'));
-      } else {
-        resolve({ ...ack, ...(effect ? { effect } : {}), ...(settling ? { settling } : {}) });
-      }
-    });
+    } else if (effectLine) {
+      effect = { key: effectLine[1] as string, attempt: Number(effectLine[2]), at: Number(effectLine[3]) };
+    } else if (settlingLine) {
+      settling = settlingLine[1];
+    } else {
+      throw new Error(`unexpected line from the child: ${JSON.stringify(line)}`);
+    }
   });
+  // A child that neither dies nor acknowledges must not hang the test.
+  const timeout = setTimeout(() => child.process.kill('SIGKILL'), 20_000);
+  return child.killed
+    .finally(() => clearTimeout(timeout))
+    .then(({ stderr }) => {
+      if (!ack) throw new Error(`the child died before acknowledging the call:\n${stderr}`);
+      if (mode !== 'parent-kill' && killedByUs)
+        throw new Error(`the child did not kill itself in ${mode} mode:\n${stderr}`);
+      if (mode === 'self-kill' && !effect) throw new Error('the child died in Notify without saying so');
+      if (mode === 'kill-before-settle' && !settling)
+        throw new Error('the child died before an outcome without saying so');
+      return { ...ack, ...(effect ? { effect } : {}), ...(settling ? { settling } : {}) };
+    });
 }
 
 interface Delivery {
