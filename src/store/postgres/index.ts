@@ -164,38 +164,43 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   };
 
   async function appendOne(db: pg.Pool | pg.PoolClient, append: StreamAppend, recordedAt: number) {
-    const statement = append.expectedVersion === 0 ? sql.appendNew : sql.appendExisting;
-    const removedTimers = [
-      ...(append.cancelTimers ?? []),
-      ...(append.outbox ?? []).flatMap((w) =>
-        w.timerKey === undefined ? [] : [{ targetId: w.targetId ?? null, key: w.timerKey }],
-      ),
-    ].map(({ targetId, key }) => ({ target_id: targetId, key }));
-    const outboxRows = (append.outbox ?? []).map((w) => ({
-      kind: w.kind,
-      name: w.name,
-      target_id: w.targetId ?? null,
-      payload: w.payload,
-      idempotency_key: w.idempotencyKey,
-      // Times are whole milliseconds in PostgreSQL.
-      due_at: Math.ceil(w.dueAt),
-      timer: w.timer,
-      timer_key: w.timerKey ?? null,
-      order_key: w.orderKey,
-    }));
-    const { rows } = await db.query<{ appended: number }>({
-      ...statement,
-      values: [
-        append.streamId,
-        append.expectedVersion,
-        append.events,
-        recordedAt,
+    const isNew = append.expectedVersion === 0;
+    const plain = !append.outbox?.length && !append.cancelTimers?.length && append.messageId === undefined;
+    const values: unknown[] = [append.streamId, append.expectedVersion, append.events, recordedAt];
+    if (!plain) {
+      const removedTimers = [
+        ...(append.cancelTimers ?? []),
+        ...(append.outbox ?? []).flatMap((w) =>
+          w.timerKey === undefined ? [] : [{ targetId: w.targetId ?? null, key: w.timerKey }],
+        ),
+      ].map(({ targetId, key }) => ({ target_id: targetId, key }));
+      const outboxRows = (append.outbox ?? []).map((w) => ({
+        kind: w.kind,
+        name: w.name,
+        target_id: w.targetId ?? null,
+        payload: w.payload,
+        idempotency_key: w.idempotencyKey,
+        // Times are whole milliseconds in PostgreSQL.
+        due_at: Math.ceil(w.dueAt),
+        timer: w.timer,
+        timer_key: w.timerKey ?? null,
+        order_key: w.orderKey,
+      }));
+      values.push(
         append.messageId ?? null,
         JSON.stringify(removedTimers),
         append.entityType ?? '',
         JSON.stringify(outboxRows),
-      ],
-    });
+      );
+    }
+    const statement = plain
+      ? isNew
+        ? sql.appendNewPlain
+        : sql.appendExistingPlain
+      : isNew
+        ? sql.appendNew
+        : sql.appendExisting;
+    const { rows } = await db.query<{ appended: number }>({ ...statement, values });
     if (rows[0]?.appended === append.events.length) {
       return { ok: true, version: append.expectedVersion + append.events.length } as const;
     }
