@@ -337,6 +337,8 @@ ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
   and so is Pachyderm's worker. On PostgreSQL Pachyderm is ahead because its version check is a
   primary-key update of the stream's row, where the floor's is a \`max(version)\` over the events.
 - Memory store figures are the runtime's own overhead: no I/O at all.
+- This machine is shared and noisy: between two runs on the same code, medians moved by up to a
+  third and ratios by up to 0.3. Compare ratios within one run, not figures across runs.
 `;
   await writeFile('BENCHMARKS.md', markdown);
   console.log('\nWrote BENCHMARKS.md');
