@@ -25,11 +25,11 @@ export class EffectDispatcher {
     private readonly onEffectError: ((error: EffectFailedError, effect: FailedEffect) => void) | undefined,
   ) {}
 
-  dispatch(worker: EntityWorker, effects: readonly PlannedRun[], version: number): void {
+  dispatch(worker: EntityWorker, effects: readonly PlannedRun[]): void {
     if (effects.length === 0) return;
     worker.effectsPending++;
     const previous = this.#chains.get(worker) ?? Promise.resolve();
-    const run = previous.then(() => this.#runAll(worker, effects, version));
+    const run = previous.then(() => this.#runAll(worker, effects));
     const settled = run.finally(() => {
       worker.effectsPending--;
       this.#running.delete(settled);
@@ -44,9 +44,8 @@ export class EffectDispatcher {
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 
-  async #runAll(worker: EntityWorker, effects: readonly PlannedRun[], version: number): Promise<void> {
-    for (const { effect, payload, index } of effects) {
-      const idempotencyKey = idempotencyKeyOf(worker.ref.id, version, index);
+  async #runAll(worker: EntityWorker, effects: readonly PlannedRun[]): Promise<void> {
+    for (const { effect, payload, version, idempotencyKey } of effects) {
       try {
         // Registration was checked before the commit.
         const definition = this.definitions.get(effect) as EffectDefinition;

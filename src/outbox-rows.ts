@@ -4,7 +4,11 @@ import { idempotencyKeyOf } from './effect-dispatcher.js';
 import type { PlannedEffect } from './plan-effect.js';
 import type { OutboxWrite, TimerKey } from './store/port.js';
 
-export type PlannedRun = Extract<PlannedEffect, { kind: 'run' }>;
+/** An at-most-once effect to run after the commit, with the version its decision committed at. */
+export type PlannedRun = Extract<PlannedEffect, { kind: 'run' }> & {
+  readonly version: number;
+  readonly idempotencyKey: string;
+};
 
 export interface CommitEffects {
   /** Rows written with the events: at-least-once effects, messages, timers. */
@@ -15,17 +19,28 @@ export interface CommitEffects {
   readonly runs: PlannedRun[];
 }
 
+export function noEffects(): CommitEffects {
+  return { outbox: [], cancelTimers: [], runs: [] };
+}
+
 /**
- * @param version the entity's version after the commit
+ * Adds one decision's effects to what a commit writes.
+ *
+ * @param version the entity's version after this decision's events
  * @param now the commit's time: `sendAfter` counts from it
  */
-export function commitEffects(source: EntityRef, plans: readonly PlannedEffect[], version: number, now: number) {
-  const effects: CommitEffects = { outbox: [], cancelTimers: [], runs: [] };
+export function addCommitEffects(
+  effects: CommitEffects,
+  source: EntityRef,
+  plans: readonly PlannedEffect[],
+  version: number,
+  now: number,
+): void {
   for (const plan of plans) {
     const idempotencyKey = idempotencyKeyOf(source.id, version, plan.index);
     switch (plan.kind) {
       case 'run':
-        effects.runs.push(plan);
+        effects.runs.push({ ...plan, version, idempotencyKey });
         break;
       case 'outbox':
         effects.outbox.push({
@@ -33,6 +48,7 @@ export function commitEffects(source: EntityRef, plans: readonly PlannedEffect[]
           name: plan.effect,
           payload: plan.payload,
           idempotencyKey,
+          sourceVersion: version,
           dueAt: now,
           timer: false,
           // Effects of one entity start in commit order.
@@ -47,6 +63,7 @@ export function commitEffects(source: EntityRef, plans: readonly PlannedEffect[]
           targetId: plan.target.id,
           payload: plan.message,
           idempotencyKey,
+          sourceVersion: version,
           dueAt: plan.at ?? now + (plan.afterMs ?? 0),
           timer,
           ...(plan.key === undefined ? {} : { timerKey: plan.key }),
@@ -60,5 +77,4 @@ export function commitEffects(source: EntityRef, plans: readonly PlannedEffect[]
         break;
     }
   }
-  return effects;
 }

@@ -42,6 +42,12 @@ export interface SystemOptions {
   readonly outboxBatchSize?: number;
   /** Retries of messages to entities (`send`, timers) that fail. Defaults as for effects. */
   readonly messageRetry?: Partial<RetryPolicy>;
+  /**
+   * At most this many waiting messages of one entity are decided together and committed in one
+   * append, and at most this many appends go into one group commit. Default 256. `1` turns
+   * batching off.
+   */
+  readonly maxBatch?: number;
   /** The time source. Default: the real clock. */
   readonly clock?: Clock;
   /** Structured logs. Default: warnings and errors to stderr as JSON lines. */
@@ -66,6 +72,7 @@ export function resolveOptions(options: SystemOptions) {
     pollIntervalMs: positive(options.pollIntervalMs ?? 1_000, 'pollIntervalMs'),
     outboxBatchSize: positive(nonNegativeInteger(options.outboxBatchSize ?? 64, 'outboxBatchSize'), 'outboxBatchSize'),
     messageRetry: retryPolicy(options.messageRetry, 'createSystem messageRetry'),
+    maxBatch: positive(nonNegativeInteger(options.maxBatch ?? 256, 'maxBatch'), 'maxBatch'),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger,
   };

@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
   SystemClosedError,
 } from './errors.js';
+import { GroupCommitter } from './group-commit.js';
 import { assertValidId } from './id.js';
 import { assertJsonSafe } from './json.js';
 import { type Loaded, loadState, PAGE_SIZE } from './load-state.js';
@@ -88,6 +89,11 @@ export function createSystem(options: SystemOptions): System {
     }
   }
 
+  const committer = new GroupCommitter(
+    (request) => storeCall(() => store.commit(request)),
+    () => clock.now(),
+    config.maxBatch,
+  );
   const dispatcher = new EffectDispatcher(effects, config.context, logger, config.onEffectError);
   const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger, storeCall);
   const registry: Registry = { effect: (name) => effects.get(name), hasEntity: (type) => entities.has(type) };
@@ -96,10 +102,11 @@ export function createSystem(options: SystemOptions): System {
     maxConflictRetries: config.maxConflictRetries,
     now: () => clock.now(),
     load: (definition, id, start) => storeCall(() => loadState(store, definition, id, start)),
-    commit: (request) => storeCall(() => store.commit(request)),
+    append: (append) => committer.append(append),
+    maxBatch: config.maxBatch,
     backoff: conflictBackoff,
     committed(worker, planned, previousVersion, committed) {
-      dispatcher.dispatch(worker, planned.runs, committed.version);
+      dispatcher.dispatch(worker, planned.runs);
       if (planned.outbox.length > 0) deliverer.kick();
       snapshots.committed(worker.ref, entities.get(worker.ref.type) as EntityDefinition, previousVersion, committed);
     },

@@ -1,9 +1,10 @@
-import { decide, entitySelf, type Registry } from './decide.js';
+import { entitySelf, type Registry } from './decide.js';
+import { type BatchAnswer, decideBatch } from './decide-batch.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from './definition.js';
 import { ConflictRetriesExhaustedError } from './errors.js';
 import type { Loaded } from './load-state.js';
-import { type CommitEffects, commitEffects } from './outbox-rows.js';
-import type { AppendResult, CommitRequest } from './store/port.js';
+import type { CommitEffects } from './outbox-rows.js';
+import type { AppendResult, StreamAppend } from './store/port.js';
 
 /** What `system.call` answers: the new state once committed, or the domain rejection. */
 export type CallResult<S, R> =
@@ -19,7 +20,10 @@ export interface WorkerRuntime {
   readonly maxConflictRetries: number;
   /** Opens the store (once) and reads the entity's state, starting from `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
-  commit(request: CommitRequest): Promise<readonly AppendResult[]>;
+  /** Commits one append (group commit may put it in a transaction with others). */
+  append(append: StreamAppend): Promise<AppendResult>;
+  /** At most this many waiting messages are decided and committed together. */
+  readonly maxBatch: number;
   /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
   backoff(attempt: number): Promise<void>;
   now(): number;
@@ -89,11 +93,11 @@ export class EntityWorker {
   async #drain(): Promise<void> {
     this.#running = true;
     while (this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head++] as Pending;
+      const batch = this.#takeBatch();
       try {
-        next.resolve(await this.#handle(next.message, next.messageId));
+        await this.#handle(batch);
       } catch (error) {
-        next.reject(error);
+        for (const pending of batch) pending.reject(error);
       }
     }
     this.#queue = [];
@@ -103,40 +107,53 @@ export class EntityWorker {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  async #handle(message: unknown, messageId: string | undefined): Promise<DeliveryResult> {
+  /**
+   * The messages waiting, up to the batch limit. A delivered message (with a message id) goes
+   * alone: its id is recorded with its events, and a repeat refuses the whole append.
+   */
+  #takeBatch(): Pending[] {
+    const first = this.#queue[this.#head++] as Pending;
+    const batch = [first];
+    if (first.messageId !== undefined) return batch;
+    while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head] as Pending;
+      if (next.messageId !== undefined) break;
+      batch.push(next);
+      this.#head++;
+    }
+    return batch;
+  }
+
+  /** Decides a batch on the current state, commits its events in one append, then answers each caller. */
+  async #handle(batch: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
+    const messages = batch.map((pending) => pending.message);
+    const messageId = batch.length === 1 ? batch[0]?.messageId : undefined;
     let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
     this.#loaded = current;
     for (let attempt = 0; ; attempt++) {
-      const outcome = decide(definition, current.state, message, runtime.registry, this.#self);
-      if (outcome.kind === 'rejected') return { ok: false, error: outcome.reason };
-      if (outcome.encodedEvents.length === 0) return { ok: true, state: current.state, version: current.version };
-
       const now = runtime.now();
-      const effects = commitEffects(this.ref, outcome.effects, current.version + outcome.encodedEvents.length, now);
-      const [result] = await runtime.commit({
-        appends: [
-          {
-            streamId: this.ref.id,
-            expectedVersion: current.version,
-            events: outcome.encodedEvents,
-            entityType: this.ref.type,
-            ...(effects.outbox.length > 0 ? { outbox: effects.outbox } : {}),
-            ...(effects.cancelTimers.length > 0 ? { cancelTimers: effects.cancelTimers } : {}),
-            ...(messageId === undefined ? {} : { messageId }),
-          },
-        ],
-        recordedAt: now,
+      const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registry, now);
+      if (decided.events.length === 0) return answer(batch, decided.answers);
+
+      const { outbox, cancelTimers } = decided.effects;
+      const result = await runtime.append({
+        streamId: this.ref.id,
+        expectedVersion: current.version,
+        events: decided.events,
+        entityType: this.ref.type,
+        ...(outbox.length > 0 ? { outbox } : {}),
+        ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
+        ...(messageId === undefined ? {} : { messageId }),
       });
-      if (result?.ok) {
-        const committed = { state: outcome.state, version: result.version };
-        this.#loaded = committed;
-        runtime.committed(this, effects, current.version, committed);
-        return { ok: true, state: committed.state, version: committed.version };
+      if (result.ok) {
+        this.#loaded = decided.after;
+        runtime.committed(this, decided.effects, current.version, decided.after);
+        return answer(batch, decided.answers);
       }
       // The log already handled this message (delivered twice, or by two processes): skip it.
-      if (result && 'duplicate' in result) return { ok: true, duplicate: true };
-      // Another worker appended first: its decision stands. Read what it wrote and decide again.
+      if ('duplicate' in result) return (batch[0] as Pending).resolve({ ok: true, duplicate: true });
+      // Another worker appended first: its decisions stand. Read what it wrote and decide again.
       if (attempt >= runtime.maxConflictRetries) {
         throw new ConflictRetriesExhaustedError(
           `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} conflicting appends; nothing was committed`,
@@ -147,4 +164,13 @@ export class EntityWorker {
       this.#loaded = current;
     }
   }
+}
+
+/** Answers each caller of a batch once its events are committed (or there were none). */
+function answer(batch: readonly Pending[], answers: readonly BatchAnswer[]): void {
+  batch.forEach((pending, i) => {
+    const given = answers[i] as BatchAnswer;
+    if ('fault' in given) pending.reject(given.fault);
+    else pending.resolve(given as DeliveryResult);
+  });
 }

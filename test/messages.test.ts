@@ -206,6 +206,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
               targetId: to,
               payload: '{"type":"Note","from":"x","n":0}',
               idempotencyKey: `${to}:1:0`,
+              sourceVersion: 1,
               dueAt: 0,
               timer: false,
               orderKey: null,

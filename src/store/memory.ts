@@ -65,7 +65,6 @@ export function memoryStore(): Store {
         id,
         sourceType: append.entityType ?? '',
         sourceId: append.streamId,
-        sourceVersion: log.length,
         attempts: 0,
         lastError: null,
         status: 'pending',

@@ -45,6 +45,8 @@ export interface OutboxWrite {
   readonly payload: string | null;
   /** Stable across attempts; the message id of a `message`. */
   readonly idempotencyKey: string;
+  /** The source entity's version after the decision that asked for this row. */
+  readonly sourceVersion: number;
   /** Not delivered before this time (ms since the epoch). */
   readonly dueAt: number;
   /** True for `sendAfter` / `sendAt`. */
@@ -62,10 +64,9 @@ export interface OutboxWrite {
 /** A row of the outbox as stored. */
 export interface OutboxRecord extends OutboxWrite {
   readonly id: string;
-  /** The entity that decided, and its version after the commit. */
+  /** The entity that decided. */
   readonly sourceType: string;
   readonly sourceId: string;
-  readonly sourceVersion: number;
   /** Attempts started so far, this claim included. */
   readonly attempts: number;
   readonly lastError: string | null;

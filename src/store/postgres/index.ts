@@ -185,6 +185,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         timer: w.timer,
         timer_key: w.timerKey ?? null,
         order_key: w.orderKey,
+        source_version: w.sourceVersion,
       }));
       values.push(
         append.messageId ?? null,

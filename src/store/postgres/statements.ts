@@ -30,9 +30,9 @@ export function statements(schema: string, quotedSchema: string) {
       INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key, order_key,
         source_type, source_id, source_version)
       SELECT r.kind, r.name, r.target_id, r.payload, r.idempotency_key, r.due_at, r.timer, r.timer_key, r.order_key,
-        $7::text, w.id, $2::int + cardinality($3::text[])
+        $7::text, w.id, r.source_version
       FROM w, jsonb_to_recordset($8::jsonb) AS r(kind text, name text, target_id text, payload text,
-        idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text)
+        idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text, source_version int)
     )
     SELECT count(*)::int AS appended FROM e`;
   /** The same for an append with events only ($1 to $4): no JSON to parse, fewer plan nodes. */

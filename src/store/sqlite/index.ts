@@ -143,7 +143,7 @@ function prepare(db: Database.Database) {
       if (outbox.isDuplicate(append)) return { ok: false, duplicate: true };
       let version = actual;
       for (const data of append.events) insertEvent.run(append.streamId, ++version, data, request.recordedAt);
-      outbox.write(append, version);
+      outbox.write(append);
       return { ok: true, version };
     }),
   );

@@ -105,7 +105,7 @@ export function prepareOutbox(db: Database.Database) {
       return append.messageId !== undefined && isProcessed.get(append.streamId, append.messageId) !== undefined;
     },
     /** Inside the commit's transaction, after the events: the append's other rows. */
-    write(append: StreamAppend, version: number): void {
+    write(append: StreamAppend): void {
       if (append.messageId !== undefined) markProcessed.run(append.streamId, append.messageId);
       for (const { targetId, key } of append.cancelTimers ?? []) removeTimer.run(targetId, key);
       for (const write of append.outbox ?? []) {
@@ -122,7 +122,7 @@ export function prepareOutbox(db: Database.Database) {
           orderKey: write.orderKey,
           sourceType: append.entityType ?? '',
           sourceId: append.streamId,
-          sourceVersion: version,
+          sourceVersion: write.sourceVersion,
         });
       }
     },
