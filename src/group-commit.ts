@@ -37,7 +37,9 @@ export class GroupCommitter {
       const batch = this.#take();
       try {
         const results = await this.commit({ appends: batch.map((w) => w.append), recordedAt: this.now() });
-        batch.forEach((w, i) => w.resolve(results[i] as AppendResult));
+        batch.forEach((w, i) => {
+          w.resolve(results[i] as AppendResult);
+        });
       } catch (error) {
         // One transaction: nothing of the batch was committed.
         for (const w of batch) w.reject(error);
