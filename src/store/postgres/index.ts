@@ -81,28 +81,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     release: () => lifecycle.release(),
 
     async commit(request: CommitRequest): Promise<readonly AppendResult[]> {
-      const { appends } = request;
-      if (appends.length === 1) {
-        // One statement is its own transaction: one round trip.
-        return [await appendOne(open(), appends[0] as StreamAppend, request.recordedAt)];
-      }
-      const client = await open().connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        // Rows are locked in id order, so two batches touching the same streams cannot deadlock.
-        const order = appends.map((_, i) => i).sort((a, b) => compareIds(appends[a]?.streamId, appends[b]?.streamId));
-        const results: AppendResult[] = new Array(appends.length);
-        for (const i of order) results[i] = await appendOne(client, appends[i] as StreamAppend, request.recordedAt);
-        await client.query('COMMIT');
-        return results;
-      } catch (error) {
-        broken = error as Error;
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release(broken);
-      }
+      return commitBatch(open(), request);
     },
 
     async readStream(streamId, fromVersion, limit) {
@@ -163,56 +142,66 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     },
   };
 
-  async function appendOne(db: pg.Pool | pg.PoolClient, append: StreamAppend, recordedAt: number) {
-    const isNew = append.expectedVersion === 0;
-    const plain = !append.outbox?.length && !append.cancelTimers?.length && append.messageId === undefined;
-    const values: unknown[] = [append.streamId, append.expectedVersion, append.events, recordedAt];
-    if (!plain) {
-      const removedTimers = [
-        ...(append.cancelTimers ?? []),
-        ...(append.outbox ?? []).flatMap((w) =>
-          w.timerKey === undefined ? [] : [{ targetId: w.targetId ?? null, key: w.timerKey }],
-        ),
-      ].map(({ targetId, key }) => ({ target_id: targetId, key }));
-      const outboxRows = (append.outbox ?? []).map((w) => ({
-        kind: w.kind,
-        name: w.name,
-        target_id: w.targetId ?? null,
-        payload: w.payload,
-        idempotency_key: w.idempotencyKey,
-        // Times are whole milliseconds in PostgreSQL.
-        due_at: Math.ceil(w.dueAt),
-        timer: w.timer,
-        timer_key: w.timerKey ?? null,
-        order_key: w.orderKey,
-        source_version: w.sourceVersion,
-      }));
-      values.push(
-        append.messageId ?? null,
-        JSON.stringify(removedTimers),
-        append.entityType ?? '',
-        JSON.stringify(outboxRows),
-      );
-    }
-    const statement = plain
-      ? isNew
-        ? sql.appendNewPlain
-        : sql.appendExistingPlain
-      : isNew
-        ? sql.appendNew
-        : sql.appendExisting;
-    const { rows } = await db.query<{ appended: number }>({ ...statement, values });
-    if (rows[0]?.appended === append.events.length) {
-      return { ok: true, version: append.expectedVersion + append.events.length } as const;
-    }
-    const refusal = await db.query<{ version: number; duplicate: boolean }>({
-      ...sql.refusal,
-      values: [append.streamId, append.messageId ?? null],
+  /**
+   * Commits a batch with one statement. Appends go in stream-id order, so two processes committing
+   * batches that share streams lock their rows in the same order and cannot deadlock.
+   */
+  async function commitBatch(pool: pg.Pool, request: CommitRequest): Promise<AppendResult[]> {
+    const { appends } = request;
+    const order = appends.map((_, i) => i).sort((a, b) => compareIds(appends[a]?.streamId, appends[b]?.streamId));
+    const sorted = order.map((i) => appends[i] as StreamAppend);
+    const hasExtras = sorted.some((a) => a.outbox?.length || a.cancelTimers?.length);
+    const { rows } = await pool.query<{ index: number; outcome: 'ok' | 'conflict' | 'duplicate'; version: number }>({
+      ...sql.commitBatch,
+      values: [
+        sorted.map((a) => a.streamId),
+        sorted.map((a) => a.expectedVersion),
+        sorted.map((a) => a.events.length),
+        sorted.flatMap((a) => a.events),
+        request.recordedAt,
+        sorted.map((a) => a.messageId ?? null),
+        sorted.map((a) => a.entityType ?? ''),
+        hasExtras ? JSON.stringify(sorted.map(extrasOf)) : null,
+      ],
     });
-    const { version = 0, duplicate = false } = refusal.rows[0] ?? {};
-    if (duplicate) return { ok: false, duplicate: true } as const;
-    return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: version } } as const;
+    const results: AppendResult[] = new Array(appends.length);
+    for (const row of rows) {
+      const position = order[row.index - 1] as number;
+      const append = appends[position] as StreamAppend;
+      results[position] =
+        row.outcome === 'ok'
+          ? { ok: true, version: row.version }
+          : row.outcome === 'duplicate'
+            ? { ok: false, duplicate: true }
+            : { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: row.version } };
+    }
+    return results;
   }
+}
+
+/** An append's timers to remove and outbox rows to insert, as the JSON that `commit_batch` reads. */
+function extrasOf(append: StreamAppend): object | null {
+  if (!append.outbox?.length && !append.cancelTimers?.length) return null;
+  const timers = [
+    ...(append.cancelTimers ?? []),
+    ...(append.outbox ?? []).flatMap((w) =>
+      w.timerKey === undefined ? [] : [{ targetId: w.targetId, key: w.timerKey }],
+    ),
+  ].map(({ targetId, key }) => ({ target_id: targetId ?? null, key }));
+  const outbox = (append.outbox ?? []).map((w) => ({
+    kind: w.kind,
+    name: w.name,
+    target_id: w.targetId ?? null,
+    payload: w.payload,
+    idempotency_key: w.idempotencyKey,
+    // Times are whole milliseconds in PostgreSQL.
+    due_at: Math.ceil(w.dueAt),
+    timer: w.timer,
+    timer_key: w.timerKey ?? null,
+    order_key: w.orderKey,
+    source_version: w.sourceVersion,
+  }));
+  return { timers, outbox };
 }
 
 type OutboxRow = Omit<OutboxRecord, 'targetId' | 'timerKey'> & { targetId: string | null; timerKey: string | null };

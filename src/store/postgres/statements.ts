@@ -5,95 +5,18 @@
 export function statements(schema: string, quotedSchema: string) {
   const s = quotedSchema;
   const prefix = `pachyderm_${fnv1a(schema)}`;
-  /**
-   * After the stream's row is written (CTE `w`, empty on a conflict), everything else of the
-   * append follows from it in the same statement: the events, the handled message id, removed
-   * timers and new outbox rows. Parameters: $1 id, $2 expected version, $3 events, $4 recorded at,
-   * $5 message id, $6 timer keys to remove, $7 entity type, $8 outbox rows (both JSON).
-   */
-  const events = `
-    e AS (
-      INSERT INTO ${s}.events (stream_id, version, data, recorded_at)
-      SELECT w.id, $2::int + e.ord, e.data, to_timestamp($4::float8 / 1000)
-      FROM w, unnest($3::text[]) WITH ORDINALITY AS e(data, ord)
-      RETURNING 1
-    )`;
-  const rest = `${events},
-    p AS (
-      INSERT INTO ${s}.processed (stream_id, message_id) SELECT w.id, $5::text FROM w WHERE $5::text IS NOT NULL
-    ),
-    d AS (
-      DELETE FROM ${s}.outbox o USING w, jsonb_to_recordset($6::jsonb) AS k(target_id text, key text)
-      WHERE o.status = 'pending' AND o.target_id = k.target_id AND o.timer_key = k.key
-    ),
-    o AS (
-      INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key, order_key,
-        source_type, source_id, source_version)
-      SELECT r.kind, r.name, r.target_id, r.payload, r.idempotency_key, r.due_at, r.timer, r.timer_key, r.order_key,
-        $7::text, w.id, r.source_version
-      FROM w, jsonb_to_recordset($8::jsonb) AS r(kind text, name text, target_id text, payload text,
-        idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text, source_version int)
-    )
-    SELECT count(*)::int AS appended FROM e`;
-  /** The same for an append with events only ($1 to $4): no JSON to parse, fewer plan nodes. */
-  const plain = `${events}
-    SELECT count(*)::int AS appended FROM e`;
   const columns = (t: string) => `${t}.id::text AS id, ${t}.kind, ${t}.name, ${t}.target_id AS "targetId",
     ${t}.payload, ${t}.idempotency_key AS "idempotencyKey", ${t}.due_at::float8 AS "dueAt", ${t}.timer,
     ${t}.timer_key AS "timerKey", ${t}.order_key AS "orderKey", ${t}.source_type AS "sourceType",
     ${t}.source_id AS "sourceId", ${t}.source_version AS "sourceVersion", ${t}.attempts,
     ${t}.last_error AS "lastError", ${t}.status`;
   return {
-    /** Appends to a log that has no events yet; writes nothing when another writer created it. */
-    appendNew: {
-      name: `${prefix}_append_new`,
+    /** A group commit, in one round trip: see the \`commit_batch\` function in migrations.ts. */
+    commitBatch: {
+      name: `${prefix}_commit_batch`,
       text: `
-        WITH w AS (
-          INSERT INTO ${s}.streams (id, version) VALUES ($1, $2::int + cardinality($3::text[]))
-          ON CONFLICT (id) DO NOTHING
-          RETURNING id
-        ), ${rest}`,
-    },
-    /**
-     * Appends to a log at the expected version, unless it already handled the message. The UPDATE
-     * locks the stream's row; a concurrent writer waits, then sees the new version and matches no
-     * row: a conflict, not an error. Every append of a message id bumps the version, so a message
-     * handled concurrently is caught by the version and one handled before by NOT EXISTS.
-     */
-    appendExisting: {
-      name: `${prefix}_append_existing`,
-      text: `
-        WITH w AS (
-          UPDATE ${s}.streams SET version = $2::int + cardinality($3::text[])
-          WHERE id = $1 AND version = $2::int
-            AND NOT EXISTS (SELECT 1 FROM ${s}.processed WHERE stream_id = $1 AND message_id = $5::text)
-          RETURNING id
-        ), ${rest}`,
-    },
-    appendNewPlain: {
-      name: `${prefix}_append_new_plain`,
-      text: `
-        WITH w AS (
-          INSERT INTO ${s}.streams (id, version) VALUES ($1, $2::int + cardinality($3::text[]))
-          ON CONFLICT (id) DO NOTHING
-          RETURNING id
-        ), ${plain}`,
-    },
-    appendExistingPlain: {
-      name: `${prefix}_append_existing_plain`,
-      text: `
-        WITH w AS (
-          UPDATE ${s}.streams SET version = $2::int + cardinality($3::text[])
-          WHERE id = $1 AND version = $2::int
-          RETURNING id
-        ), ${plain}`,
-    },
-    /** Why an append wrote nothing: the log's version, and whether it handled the message. */
-    refusal: {
-      name: `${prefix}_refusal`,
-      text: `
-        SELECT coalesce((SELECT version FROM ${s}.streams WHERE id = $1), 0) AS version,
-          EXISTS (SELECT 1 FROM ${s}.processed WHERE stream_id = $1 AND message_id = $2::text) AS duplicate`,
+        SELECT r_index AS "index", r_outcome AS outcome, r_version AS version
+        FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::text[], $8::jsonb)`,
     },
     claimOutbox: {
       name: `${prefix}_claim_outbox`,
