@@ -187,6 +187,46 @@ async function activation(target: Target) {
   );
 }
 
+/**
+ * Memory of loaded idle entities: 100,000 entities called once each (so each is loaded and then
+ * idle), on SQLite so that the events live on disk, not in the heap. Measured with forced GC as the
+ * growth of the heap and of the resident set, per entity.
+ */
+async function idleEntityMemory(filename: string) {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run the benchmark with node --expose-gc');
+  const count = 100_000;
+  const samples: { heap: number; rss: number }[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const system = createSystem({
+      store: sqliteStore({ filename }),
+      entities: [Counter],
+      logger: silentLogger,
+      maxActive: count * 2,
+    });
+    const prefix = randomUUID();
+    await system.call(Counter.ref(`${prefix}-warmup`), { type: 'Increment' });
+    gc();
+    const before = process.memoryUsage();
+    await drive(count, 256, (i) => system.call(Counter.ref(`${prefix}-${i}`), { type: 'Increment' }));
+    gc();
+    const after = process.memoryUsage();
+    const stats = await system.stats();
+    if (stats.activeEntities < count) throw new Error(`only ${stats.activeEntities} entities stayed loaded`);
+    samples.push({ heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count });
+    process.stdout.write(
+      `\r  memory: run ${run + 1}/${RUNS}, ${fmt(samples.at(-1)?.heap ?? 0)} heap bytes per entity   `,
+    );
+    await system.close();
+  }
+  process.stdout.write('\n');
+  const heap = stat(samples.map((s) => s.heap));
+  const rss = stat(samples.map((s) => s.rss));
+  rows.push(
+    `| Loaded idle entities, 100,000 counters | SQLite | heap ${range(heap)} bytes per entity | resident ${range(rss)} bytes per entity | |`,
+  );
+}
+
 function report(
   scenario: string,
   store: string,
@@ -295,6 +335,8 @@ async function main() {
       await hotEntity(target, 256);
       if (target.raw) await activation(target);
     }
+    console.log('\nMemory');
+    await idleEntityMemory(join(directory, 'memory.db'));
   } finally {
     for (const target of targets) await target.raw?.close();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -318,11 +360,15 @@ mean Pachyderm is faster than the floor. Latencies are per call, medians over th
 
 | Scenario | Store | Pachyderm | Latency | Ratio to the raw floor |
 | --- | --- | --- | --- | --- |
-${rows.filter((r) => !r.startsWith('| Activation')).join('\n')}
+${rows.filter((r) => r.startsWith('| Many') || r.startsWith('| One')).join('\n')}
 
 | Scenario | Store | Without snapshot | With snapshot | |
 | --- | --- | --- | --- | --- |
 ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
+
+| Scenario | Store | Heap | Resident set | |
+| --- | --- | --- | --- | --- |
+${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 
 ## Reading these numbers
 
