@@ -1,6 +1,6 @@
 import { applyEvent, decodeFrozen, initialState } from './decide.js';
 import type { EntityDefinition } from './definition.js';
-import type { Store } from './store/port.js';
+import type { LogStart, Store, StoredEvent } from './store/port.js';
 
 /** Events read per round trip when replaying a log. */
 export const PAGE_SIZE = 1000;
@@ -11,31 +11,42 @@ export interface Loaded<S> {
 }
 
 /**
- * Rebuilds an entity's state from the store: from `start` when given (a state the caller already
- * holds), else from the latest snapshot of this definition, else from `init`; then folds every
- * later event.
+ * Activates an entity from the start of its log (its usable snapshot, if any, and the first page
+ * of events after it), reading further pages when there are more.
  */
-export async function loadState<S>(
+export async function activate<S>(
   store: Store,
   definition: EntityDefinition<string, S>,
   id: string,
-  start?: Loaded<S>,
+  opening: LogStart,
 ): Promise<Loaded<S>> {
-  let { state, version } = start ?? (await fromSnapshot(store, definition, id));
+  const start = opening.snapshot
+    ? { state: decodeFrozen<S>(opening.snapshot.state), version: opening.snapshot.version }
+    : { state: initialState(definition), version: 0 };
+  const loaded = fold(definition, start, opening.events);
+  return opening.events.length < PAGE_SIZE ? loaded : catchUp(store, definition, id, loaded);
+}
+
+/** Folds every event after `start` into it: a loaded entity catching up with other writers. */
+export async function catchUp<S>(
+  store: Store,
+  definition: EntityDefinition<string, S>,
+  id: string,
+  start: Loaded<S>,
+): Promise<Loaded<S>> {
+  let loaded = start;
   for (;;) {
-    const page = await store.readStream(id, version + 1, PAGE_SIZE);
-    for (const stored of page) {
-      state = applyEvent(definition, state, decodeFrozen(stored.data));
-      version = stored.version;
-    }
-    if (page.length < PAGE_SIZE) return { state, version };
+    const page = await store.readStream(id, loaded.version + 1, PAGE_SIZE);
+    loaded = fold(definition, loaded, page);
+    if (page.length < PAGE_SIZE) return loaded;
   }
 }
 
-async function fromSnapshot<S>(store: Store, definition: EntityDefinition<string, S>, id: string): Promise<Loaded<S>> {
-  const snapshot = await store.readSnapshot(id, definition.type);
-  if (snapshot && snapshot.schemaVersion === definition.snapshotVersion) {
-    return { state: decodeFrozen<S>(snapshot.state), version: snapshot.version };
+function fold<S>(definition: EntityDefinition<string, S>, start: Loaded<S>, events: readonly StoredEvent[]): Loaded<S> {
+  let { state, version } = start;
+  for (const stored of events) {
+    state = applyEvent(definition, state, decodeFrozen(stored.data));
+    version = stored.version;
   }
-  return { state: initialState(definition), version: 0 };
+  return { state, version };
 }

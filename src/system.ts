@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Batcher } from './batcher.js';
 import { type DeadLetter, toDeadLetter } from './dead-letter.js';
 import { decodeFrozen, type Registry } from './decide.js';
 import type { EntityDefinition, EntityRef } from './definition.js';
@@ -13,13 +14,12 @@ import {
   StoreUnavailableError,
   SystemClosedError,
 } from './errors.js';
-import { GroupCommitter } from './group-commit.js';
 import { assertValidId } from './id.js';
 import { assertJsonSafe } from './json.js';
-import { type Loaded, loadState, PAGE_SIZE } from './load-state.js';
+import { activate, catchUp, type Loaded, PAGE_SIZE } from './load-state.js';
 import { OutboxDeliverer } from './outbox-deliverer.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import type { OutboxStats } from './store/port.js';
+import type { AppendResult, LogRequest, LogStart, OutboxStats, StreamAppend } from './store/port.js';
 import { resolveOptions, type SystemOptions } from './system-options.js';
 import { type CallResult, EntityWorker, type WorkerRuntime } from './worker.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -89,9 +89,15 @@ export function createSystem(options: SystemOptions): System {
     }
   }
 
-  const committer = new GroupCommitter(
-    (request) => storeCall(() => store.commit(request)),
-    () => clock.now(),
+  // Group commit: appends of many entities in one transaction (one per log), and activations of
+  // many entities in one read.
+  const committer = new Batcher<StreamAppend, AppendResult>(
+    (appends) => storeCall(() => store.commit({ appends, recordedAt: clock.now() })),
+    config.maxBatch,
+    (append) => append.streamId,
+  );
+  const opener = new Batcher<LogRequest, LogStart>(
+    (requests) => storeCall(() => store.readLogs(requests, PAGE_SIZE)),
     config.maxBatch,
   );
   const dispatcher = new EffectDispatcher(effects, config.context, logger, config.onEffectError);
@@ -101,8 +107,13 @@ export function createSystem(options: SystemOptions): System {
     registry,
     maxConflictRetries: config.maxConflictRetries,
     now: () => clock.now(),
-    load: (definition, id, start) => storeCall(() => loadState(store, definition, id, start)),
-    append: (append) => committer.append(append),
+    async load(definition, id, start) {
+      if (start) return storeCall(() => catchUp(store, definition, id, start));
+      const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
+      const opening = await opener.submit(request);
+      return storeCall(() => activate(store, definition, id, opening));
+    },
+    append: (append) => committer.submit(append),
     maxBatch: config.maxBatch,
     backoff: conflictBackoff,
     committed(worker, planned, previousVersion, committed) {

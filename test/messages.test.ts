@@ -186,7 +186,6 @@ describe.each(storeKinds)('messages on %s', (kind) => {
 
   it('makes a message for an entity type the delivering process does not serve a dead letter', async () => {
     const place = await places.place(kind);
-    const writer = createSystem({ store: place.newStore(), entities: [Sender, Inbox] });
     const to = randomUUID();
     // The only process left to deliver serves Sender, not Inbox.
     const store = place.newStore();
@@ -217,7 +216,6 @@ describe.each(storeKinds)('messages on %s', (kind) => {
       recordedAt: 0,
     });
     await store.release();
-    await writer.close();
     const senderOnly = createSystem({ store: place.newStore(), entities: [Sender] });
     systems.push(senderOnly);
     await vi.waitFor(async () => expect(await senderOnly.deadLetters()).toHaveLength(1));

@@ -98,6 +98,15 @@ export function memoryStore(): Store {
       return log.slice(start, start + limit);
     },
 
+    async readLogs(requests, limit) {
+      return requests.map(({ streamId, entityType, schemaVersion }) => {
+        const found = snapshots.get(snapshotKey(streamId, entityType));
+        const snapshot = found?.schemaVersion === schemaVersion ? found : undefined;
+        const from = snapshot?.version ?? 0;
+        return { ...(snapshot ? { snapshot } : {}), events: (logs.get(streamId) ?? []).slice(from, from + limit) };
+      });
+    },
+
     async streamVersion(streamId) {
       return logs.get(streamId)?.length ?? 0;
     },

@@ -124,6 +124,20 @@ export interface StoredSnapshot {
   readonly state: string;
 }
 
+/** Which log an activation reads, as which entity type and snapshot schema. */
+export interface LogRequest {
+  readonly streamId: string;
+  readonly entityType: string;
+  /** Only a snapshot written under this `snapshotVersion` is used. */
+  readonly schemaVersion: string;
+}
+
+/** The start of a log for an activation: the usable snapshot, if any, and the events after it. */
+export interface LogStart {
+  readonly snapshot?: StoredSnapshot;
+  readonly events: readonly StoredEvent[];
+}
+
 /** The port. Every method may reject with an error from the driver; the runtime wraps it. */
 export interface Store {
   /** A short name for messages and logs: `memory`, `sqlite`, `postgres`. */
@@ -139,6 +153,11 @@ export interface Store {
   readStream(streamId: string, fromVersion: number, limit: number): Promise<readonly StoredEvent[]>;
   /** The version of a log: 0 when it has no events. */
   streamVersion(streamId: string): Promise<number>;
+  /**
+   * For activations of many entities at once: per request, the snapshot of that entity type and
+   * schema (if any) and up to `limit` events after it (from version 1 without a snapshot).
+   */
+  readLogs(requests: readonly LogRequest[], limit: number): Promise<readonly LogStart[]>;
   /** The snapshot of a log for one entity type, if any. */
   readSnapshot(streamId: string, entityType: string): Promise<StoredSnapshot | undefined>;
   /** Stores a snapshot unless one at a later version is already there. */

@@ -166,6 +166,33 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
       await store.release();
     });
 
+    it('reads the start of many logs at once: the matching snapshot and the events after it', async () => {
+      const store = await open(await makePlace());
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      const events = Array.from({ length: 6 }, (_, i) => String(i + 1));
+      for (const id of [a, b]) {
+        await store.commit({ appends: [{ streamId: id, expectedVersion: 0, events }], recordedAt: 7 });
+      }
+      await store.writeSnapshot(a, 'T', { schemaVersion: '2', version: 4, state: '"at 4"' });
+      await store.writeSnapshot(b, 'T', { schemaVersion: 'old', version: 5, state: '"stale"' });
+      const starts = await store.readLogs(
+        [
+          { streamId: a, entityType: 'T', schemaVersion: '2' },
+          { streamId: b, entityType: 'T', schemaVersion: '2' },
+          { streamId: c, entityType: 'T', schemaVersion: '2' },
+          { streamId: a, entityType: 'Other', schemaVersion: '2' },
+        ],
+        3,
+      );
+      const at = (version: number) => ({ version, data: String(version), recordedAt: 7 });
+      expect(starts).toEqual([
+        { snapshot: { schemaVersion: '2', version: 4, state: '"at 4"' }, events: [at(5), at(6)] },
+        { events: [at(1), at(2), at(3)] },
+        { events: [] },
+        { events: [at(1), at(2), at(3)] },
+      ]);
+    });
+
     describe('outbox', () => {
       const effectRow = (key: string, extra: Partial<OutboxWrite> = {}): OutboxWrite => ({
         kind: 'effect',

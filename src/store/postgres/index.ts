@@ -3,6 +3,7 @@ import { StoreLifecycle } from '../lifecycle.js';
 import type {
   AppendResult,
   CommitRequest,
+  LogRequest,
   OutboxRecord,
   OutboxStats,
   Store,
@@ -87,6 +88,37 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     async readStream(streamId, fromVersion, limit) {
       const { rows } = await open().query<StoredEvent>({ ...sql.readStream, values: [streamId, fromVersion, limit] });
       return rows;
+    },
+
+    async readLogs(requests, limit) {
+      const { rows } = await open().query<{
+        index: number;
+        snapshotVersion: number | null;
+        state: string | null;
+        version: number | null;
+        data: string | null;
+        recordedAt: number | null;
+      }>({
+        ...sql.readLogs,
+        values: [
+          requests.map((r) => r.streamId),
+          requests.map((r) => r.entityType),
+          requests.map((r) => r.schemaVersion),
+          limit,
+        ],
+      });
+      const starts: { snapshot?: StoredSnapshot; events: StoredEvent[] }[] = requests.map(() => ({ events: [] }));
+      for (const row of rows) {
+        const start = starts[row.index - 1] as { snapshot?: StoredSnapshot; events: StoredEvent[] };
+        if (row.snapshotVersion !== null && !start.snapshot) {
+          const schemaVersion = (requests[row.index - 1] as LogRequest).schemaVersion;
+          start.snapshot = { schemaVersion, version: row.snapshotVersion, state: row.state as string };
+        }
+        if (row.version !== null) {
+          start.events.push({ version: row.version, data: row.data as string, recordedAt: row.recordedAt as number });
+        }
+      }
+      return starts;
     },
 
     async streamVersion(streamId) {

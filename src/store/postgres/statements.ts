@@ -83,6 +83,26 @@ export function statements(schema: string, quotedSchema: string) {
         SELECT version, data, round(extract(epoch FROM recorded_at) * 1000)::float8 AS "recordedAt"
         FROM ${s}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
     },
+    /** Activations of many entities in one round trip: snapshots joined with the events after them. */
+    readLogs: {
+      name: `${prefix}_read_logs`,
+      text: `
+        WITH r AS (
+          SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(stream_id, entity_type, schema_version, idx)
+        ), s AS (
+          SELECT r.idx, r.stream_id, sn.version AS snapshot_version, sn.state
+          FROM r LEFT JOIN ${s}.snapshots sn
+            ON sn.stream_id = r.stream_id AND sn.entity_type = r.entity_type AND sn.schema_version = r.schema_version
+        )
+        SELECT s.idx::int AS "index", s.snapshot_version AS "snapshotVersion", s.state, e.version, e.data, e."recordedAt"
+        FROM s LEFT JOIN LATERAL (
+          SELECT ev.version, ev.data, round(extract(epoch FROM ev.recorded_at) * 1000)::float8 AS "recordedAt"
+          FROM ${s}.events ev
+          WHERE ev.stream_id = s.stream_id AND ev.version > coalesce(s.snapshot_version, 0)
+          ORDER BY ev.version LIMIT $4
+        ) e ON true
+        ORDER BY s.idx, e.version`,
+    },
     readSnapshot: {
       name: `${prefix}_read_snapshot`,
       text: `

@@ -54,6 +54,16 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async readStream(streamId, fromVersion, limit) {
       return db().readStream.all(streamId, fromVersion, limit) as StoredEvent[];
     },
+    async readLogs(requests, limit) {
+      const { readSnapshot, readStream } = db();
+      return requests.map(({ streamId, entityType, schemaVersion }) => {
+        const found = readSnapshot.get(streamId, entityType) as StoredSnapshot | undefined;
+        const snapshot = found?.schemaVersion === schemaVersion ? found : undefined;
+        const events = readStream.all(streamId, (snapshot?.version ?? 0) + 1, limit) as StoredEvent[];
+        return snapshot ? { snapshot, events } : { events };
+      });
+    },
+
     async streamVersion(streamId) {
       return db().streamVersion.get(streamId) as number;
     },
