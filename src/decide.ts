@@ -94,7 +94,8 @@ export function decide<S, M, E, R>(
   let next = state;
   for (let i = 0; i < returned.length; i++) {
     const text = encodeJson(returned[i], `Event ${i} returned by ${definition.type}.handle`);
-    const event = decodeFrozen<E>(text);
+    // A fresh decoded copy: whatever `update` does to it, the stored text stays what it saw.
+    const event = decodeJson(text) as E;
     encodedEvents[i] = text;
     events[i] = event;
     next = applyEvent(definition, next, event);

@@ -9,7 +9,50 @@ import { SerializationError } from './errors.js';
  * @param what names the value in the error, e.g. "event 0 of Counter".
  */
 export function encodeJson(value: unknown, what: string): string {
+  // Plain data (the usual case) is checked by a quick walk and encoded by the native fast path;
+  // anything else goes through the checking replacer, which names the problem.
+  if (isPlainJson(value, 0)) return JSON.stringify(value);
   return encodeWith(value, what, refuseUnfaithful);
+}
+
+/** Deeper than this, a value is treated as possibly cyclic and checked the slow way. */
+const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * True when JSON carries the value exactly as it is: strings, finite numbers other than -0,
+ * booleans, null, arrays without holes or undefined, and plain objects without undefined fields
+ * or symbol keys. False for everything else, which may still be encodable (a Date) or not (a
+ * function): the slow path decides.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      if (Object.getOwnPropertySymbols(value).length > 0) return false;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) return false;
+        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /**
@@ -85,7 +128,7 @@ function encodeWith(value: unknown, what: string, replacer: (this: unknown, key:
 
 /** Checks that a value survives JSON faithfully, without keeping the text. */
 export function assertJsonSafe(value: unknown, what: string): void {
-  encodeJson(value, what);
+  if (!isPlainJson(value, 0)) encodeWith(value, what, refuseUnfaithful);
 }
 
 /** Decodes JSON text written by {@link encodeJson}. */

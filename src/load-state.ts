@@ -1,5 +1,6 @@
 import { applyEvent, decodeFrozen, initialState } from './decide.js';
 import type { EntityDefinition } from './definition.js';
+import { decodeJson } from './json.js';
 import type { LogStart, Store, StoredEvent } from './store/port.js';
 
 /** Events read per round trip when replaying a log. */
@@ -45,7 +46,7 @@ export async function catchUp<S>(
 function fold<S>(definition: EntityDefinition<string, S>, start: Loaded<S>, events: readonly StoredEvent[]): Loaded<S> {
   let { state, version } = start;
   for (const stored of events) {
-    state = applyEvent(definition, state, decodeFrozen(stored.data));
+    state = applyEvent(definition, state, decodeJson(stored.data));
     version = stored.version;
   }
   return { state, version };

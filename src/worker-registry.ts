@@ -3,12 +3,16 @@ import type { EntityDefinition } from './definition.js';
 import type { EntityWorker } from './worker.js';
 
 /**
- * The loaded workers of one system, least recently used first. It unloads workers idle for
- * `idleTimeoutMs` and, past `maxActive`, the least recently used idle ones. A worker is a cache of
- * state: unloading it loses nothing, the next call loads it again from the store.
+ * The loaded workers of one system, in a list from least to most recently used (links kept on the
+ * workers, so a call moves its worker in O(1)). It unloads workers idle for `idleTimeoutMs` and,
+ * past `maxActive`, the least recently used idle ones. A worker is a cache of state: unloading it
+ * loses nothing, the next call loads it again from the store.
  */
 export class WorkerRegistry {
-  readonly #workers = new Map<string, EntityWorker>();
+  readonly #byType = new Map<string, Map<string, EntityWorker>>();
+  #size = 0;
+  #oldest: EntityWorker | undefined;
+  #newest: EntityWorker | undefined;
   #cancelSweep: CancelTimer | undefined;
 
   constructor(
@@ -19,31 +23,42 @@ export class WorkerRegistry {
   ) {}
 
   get size(): number {
-    return this.#workers.size;
+    return this.#size;
   }
 
   /** The worker for this entity, loaded if needed, marked as most recently used. */
   get(definition: EntityDefinition, id: string): EntityWorker {
-    const key = workerKey(definition.type, id);
-    let worker = this.#workers.get(key);
-    if (worker) {
-      this.#workers.delete(key);
-    } else {
-      worker = this.create(definition, id);
+    let ids = this.#byType.get(definition.type);
+    if (!ids) {
+      ids = new Map();
+      this.#byType.set(definition.type, ids);
     }
-    this.#workers.set(key, worker);
-    if (this.#workers.size > this.maxActive) this.#evict(this.#workers.size - this.maxActive);
+    let worker = ids.get(id);
+    if (worker) {
+      if (worker !== this.#newest) {
+        this.#unlink(worker);
+        this.#link(worker);
+      }
+      return worker;
+    }
+    worker = this.create(definition, id);
+    ids.set(id, worker);
+    this.#size++;
+    this.#link(worker);
+    if (this.#size > this.maxActive) this.#evict(this.#size - this.maxActive);
     this.#scheduleSweep();
     return worker;
   }
 
   /** The worker for this entity if it is loaded, without touching its recency. */
   peek(type: string, id: string): EntityWorker | undefined {
-    return this.#workers.get(workerKey(type, id));
+    return this.#byType.get(type)?.get(id);
   }
 
   all(): EntityWorker[] {
-    return [...this.#workers.values()];
+    const workers: EntityWorker[] = [];
+    for (let w = this.#oldest; w; w = w.newer) workers.push(w);
+    return workers;
   }
 
   stop(): void {
@@ -51,12 +66,37 @@ export class WorkerRegistry {
     this.#cancelSweep = undefined;
   }
 
+  #remove(worker: EntityWorker): void {
+    this.#unlink(worker);
+    this.#byType.get(worker.ref.type)?.delete(worker.ref.id);
+    this.#size--;
+  }
+
+  #link(worker: EntityWorker): void {
+    worker.older = this.#newest;
+    worker.newer = undefined;
+    if (this.#newest) this.#newest.newer = worker;
+    else this.#oldest = worker;
+    this.#newest = worker;
+  }
+
+  #unlink(worker: EntityWorker): void {
+    if (worker.older) worker.older.newer = worker.newer;
+    else this.#oldest = worker.newer;
+    if (worker.newer) worker.newer.older = worker.older;
+    else this.#newest = worker.older;
+    worker.older = undefined;
+    worker.newer = undefined;
+  }
+
   #evict(count: number): void {
-    for (const [key, worker] of this.#workers) {
-      if (count === 0) return;
-      if (worker.busy) continue;
-      this.#workers.delete(key);
-      count--;
+    for (let w = this.#oldest; w && count > 0; ) {
+      const next = w.newer;
+      if (!w.busy) {
+        this.#remove(w);
+        count--;
+      }
+      w = next;
     }
   }
 
@@ -70,13 +110,11 @@ export class WorkerRegistry {
 
   #sweep(): void {
     const deadline = this.clock.now() - this.idleTimeoutMs;
-    for (const [key, worker] of this.#workers) {
-      if (!worker.busy && worker.lastUsed <= deadline) this.#workers.delete(key);
+    for (let w = this.#oldest; w; ) {
+      const next = w.newer;
+      if (!w.busy && w.lastUsed <= deadline) this.#remove(w);
+      w = next;
     }
-    if (this.#workers.size > 0) this.#scheduleSweep();
+    if (this.#size > 0) this.#scheduleSweep();
   }
-}
-
-function workerKey(type: string, id: string): string {
-  return `${type.length}:${type}${id}`;
 }

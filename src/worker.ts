@@ -48,6 +48,9 @@ export class EntityWorker {
   lastUsed: number;
   /** Effects of this entity's commits that have not finished: the worker is kept loaded until they do. */
   effectsPending = 0;
+  /** Neighbours in the registry's recency list. */
+  older: EntityWorker | undefined;
+  newer: EntityWorker | undefined;
   #queue: Pending[] = [];
   #head = 0;
   #running = false;

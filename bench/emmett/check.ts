@@ -22,7 +22,7 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { getSQLiteEventStore, sqliteConnection } from '@event-driven-io/emmett-sqlite';
 import pg from 'pg';
 import {
-  conflictRetries,
+  retries,
   type EmmettCounter,
   emmettPostgres,
   emmettSqlite,
@@ -39,21 +39,30 @@ const HOT_CALLS = 100;
 /** Runs `total` operations with `concurrency` in flight; calls per second. */
 async function drive(total: number, concurrency: number, operation: (i: number) => Promise<unknown>) {
   let next = 0;
+  const failures: unknown[] = [];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) await operation(next++);
+      while (next < total && failures.length === 0) {
+        await operation(next++).catch((error: unknown) => failures.push(error));
+      }
     }),
   );
+  // Thrown only once nothing is in flight, so that the cleanup after a failure has nothing racing it.
+  if (failures.length > 0) throw failures[0];
   return total / ((performance.now() - started) / 1000);
 }
 
 async function exercise(label: string, counter: EmmettCounter, readBack: EventStore): Promise<void> {
-  const before = conflictRetries.count;
+  const counted = () => ({ ...retries });
+  const since = (before: typeof retries) =>
+    `${retries.conflicts - before.conflicts} conflict retries, ${retries.sqliteBusy - before.sqliteBusy} SQLITE_BUSY retries`;
+  let before = counted();
   const spread = await drive(SPREAD_CALLS, SPREAD_CONCURRENCY, (i) => counter.increment(`c${i % STREAMS}`));
-  const spreadRetries = conflictRetries.count - before;
+  const spreadRetries = since(before);
+  before = counted();
   const hot = await drive(HOT_CALLS, HOT_CALLS, () => counter.increment('hot'));
-  const hotRetries = conflictRetries.count - before - spreadRetries;
+  const hotRetries = since(before);
 
   const expected = new Map<string, number>([['hot', HOT_CALLS]]);
   for (let i = 0; i < STREAMS; i++) expected.set(`c${i}`, SPREAD_CALLS / STREAMS);
@@ -70,10 +79,10 @@ async function exercise(label: string, counter: EmmettCounter, readBack: EventSt
   }
   const rate = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
   console.log(
-    `${label}: ${SPREAD_CALLS} increments over ${STREAMS} streams, ${SPREAD_CONCURRENCY} in flight: ${rate(spread)} calls/s (${spreadRetries} conflict retries)`,
+    `${label}: ${SPREAD_CALLS} increments over ${STREAMS} streams, ${SPREAD_CONCURRENCY} in flight: ${rate(spread)} calls/s (${spreadRetries})`,
   );
   console.log(
-    `${label}: ${HOT_CALLS} concurrent increments of one stream: ${rate(hot)} calls/s (${hotRetries} conflict retries)`,
+    `${label}: ${HOT_CALLS} concurrent increments of one stream: ${rate(hot)} calls/s (${hotRetries})`,
   );
   console.log(`${label}: ${expected.size} streams read back through Emmett: versions and states right`);
 }
@@ -101,6 +110,22 @@ async function checkSqlite(): Promise<void> {
   }
 }
 
+/**
+ * Waits (up to 5 s) until no session is left on the database: pg-pool's `end()` resolves before
+ * its sockets have closed, and a session that DROP DATABASE ... WITH (FORCE) terminates then
+ * raises an unhandled 'error' event in this process.
+ */
+async function settled(admin: pg.Client, database: string): Promise<void> {
+  for (let waited = 0; waited < 5000; waited += 50) {
+    const { rows } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+      [database],
+    );
+    if (rows[0]?.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function checkPostgres(): Promise<void> {
   const adminUrl =
     process.env.PACHYDERM_BENCH_DATABASE_URL ??
@@ -123,6 +148,7 @@ async function checkPostgres(): Promise<void> {
       await counter.close();
     }
   } finally {
+    await settled(admin, database);
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
   }
