@@ -22,12 +22,12 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { getSQLiteEventStore, sqliteConnection } from '@event-driven-io/emmett-sqlite';
 import pg from 'pg';
 import {
-  retries,
   type EmmettCounter,
   emmettPostgres,
   emmettSqlite,
   evolve,
   initialState,
+  retries,
   streamName,
 } from './counter.js';
 
@@ -81,9 +81,7 @@ async function exercise(label: string, counter: EmmettCounter, readBack: EventSt
   console.log(
     `${label}: ${SPREAD_CALLS} increments over ${STREAMS} streams, ${SPREAD_CONCURRENCY} in flight: ${rate(spread)} calls/s (${spreadRetries})`,
   );
-  console.log(
-    `${label}: ${HOT_CALLS} concurrent increments of one stream: ${rate(hot)} calls/s (${hotRetries})`,
-  );
+  console.log(`${label}: ${HOT_CALLS} concurrent increments of one stream: ${rate(hot)} calls/s (${hotRetries})`);
   console.log(`${label}: ${expected.size} streams read back through Emmett: versions and states right`);
 }
 
