@@ -482,10 +482,14 @@ ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 - **Mailbox batching.** The 256 callers of one hot entity are decided back to back and committed in
   a few appends; the floor's appends to one stream are sequential by nature.
 - **Memory store** figures are the runtime's own overhead, with no I/O. The hot entity comes
-  closest to the 300,000 calls/s target; many new entities pay an activation, a worker and several
-  promises per call, and garbage collection takes a large share (seen in CPU profiles). What
-  would close the gap: fewer allocations per call (one promise per call instead of three, reusing
-  the decision's arrays), and answering calls of a batch without an extra turn of the event loop.
+  closest to the 300,000 calls/s target. A CPU profile of it shows where the rest goes: decoding
+  every event from its JSON text before \`update\` sees it (what makes live state equal replayed
+  state), encoding it, checking messages and events are plain JSON, and garbage collection. Using
+  the caller's own event objects instead of decoded copies would save the decode, but would freeze
+  the caller's objects or let them into the state, so it was not done. Many new entities also pay
+  an activation, a worker and several promises per call. What would close the gap: fewer
+  allocations per call (one promise per call instead of three), and a faster JSON round trip for
+  small events.
 - **Activation from a snapshot** reads one snapshot row instead of 10,000 events, on a store that
   is already open (the system's first read, which opens it, is not timed).
 - **Emmett** reads the stream, decides and appends per command, one transaction each, and on one
