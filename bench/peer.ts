@@ -28,7 +28,10 @@ export async function loadEmmett(): Promise<Peer | undefined> {
       return undefined;
     }
   }
-  const emmett = (await import('./emmett/counter.js')) as {
+  // A computed specifier: the root type check must not follow it into bench/emmett, whose
+  // dependencies are installed only here.
+  const specifier = './emmett/counter.js';
+  const emmett = (await import(specifier)) as {
     emmettSqlite(filename: string): Promise<PeerCounter>;
     emmettPostgres(connectionString: string): Promise<PeerCounter>;
   };
