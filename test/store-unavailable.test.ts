@@ -24,7 +24,11 @@ describe('SQLite going away', () => {
 
   it('fails while the file cannot be opened, then serves once it can', async () => {
     const folder = join(await directory, 'not-yet');
-    const system = createSystem({ store: sqliteStore({ filename: join(folder, 'app.db') }), entities: [Ledger] });
+    const system = createSystem({
+      store: sqliteStore({ filename: join(folder, 'app.db') }),
+      entities: [Ledger],
+      logger: silentLogger,
+    });
     const ref = Ledger.ref(randomUUID());
     const failure = await system.call(ref, { type: 'Record', callId: 'a' }).catch((e: unknown) => e);
     expect(isUnavailable(failure)).toBe(true);
@@ -65,6 +69,7 @@ describe('PostgreSQL going away', () => {
     const system = createSystem({
       store: postgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/none' }),
       entities: [Ledger],
+      logger: silentLogger,
     });
     const failure = await system
       .call(Ledger.ref(randomUUID()), { type: 'Record', callId: 'a' })
