@@ -59,6 +59,20 @@ describe('README', () => {
     for (const name of named) expect(existsSync(join(root, 'test', name)), name).toBe(true);
   });
 
+  it('names every guarantee test in its tables (the rest are listed here as not guarantees)', async () => {
+    const notGuarantees = new Set([
+      'call.test.ts',
+      'close.test.ts',
+      'decide.test.ts',
+      'migrations.test.ts',
+      'passivation.test.ts',
+      'readme.test.ts',
+      'testing-helper.test.ts',
+    ]);
+    const files = (await readdir(join(root, 'test'))).filter((f) => f.endsWith('.test.ts') && !notGuarantees.has(f));
+    for (const file of files) expect(readme, file).toContain(`\`${file}\``);
+  });
+
   it('gives the two commands of the quickstart', () => {
     expect(readme).toContain('npm ci && npm start');
     expect(readme).toContain('npm test');
