@@ -4,11 +4,6 @@ import type { Logger } from './logger.js';
 import type { PlannedRun } from './outbox-rows.js';
 import type { EntityWorker } from './worker.js';
 
-/** The key of the effect at `index` of the decision committed at `version`: stable and unique. */
-export function idempotencyKeyOf(id: string, version: number, index: number): string {
-  return `${id}:${version}:${index}`;
-}
-
 /**
  * Runs the at-most-once effects of committed decisions, at most once each: in the order returned, and for
  * one entity in commit order, without holding up the entity's next message. A failing effect is

@@ -1,6 +1,5 @@
 /** Turns the checked effects of a decision into what its commit writes. */
 import type { EntityRef } from './definition.js';
-import { idempotencyKeyOf } from './effect-dispatcher.js';
 import type { PlannedEffect } from './plan-effect.js';
 import type { OutboxWrite, TimerKey } from './store/port.js';
 
@@ -17,6 +16,11 @@ export interface CommitEffects {
   readonly cancelTimers: TimerKey[];
   /** At-most-once effects, run in this process after the commit. */
   readonly runs: PlannedRun[];
+}
+
+/** The key of the effect at `index` of the decision committed at `version`: stable and unique. */
+function idempotencyKeyOf(id: string, version: number, index: number): string {
+  return `${id}:${version}:${index}`;
 }
 
 export function noEffects(): CommitEffects {
