@@ -94,8 +94,8 @@ export function decide<S, M, E, R>(
   let next = state;
   for (let i = 0; i < returned.length; i++) {
     const text = encodeJson(returned[i], `Event ${i} returned by ${definition.type}.handle`);
-    // A fresh decoded copy: whatever `update` does to it, the stored text stays what it saw.
-    const event = decodeJson(text) as E;
+    // A frozen decoded copy: `update` sees exactly what replay will see.
+    const event = decodeFrozen<E>(text);
     encodedEvents[i] = text;
     events[i] = event;
     next = applyEvent(definition, next, event);

@@ -61,6 +61,7 @@ export function addCommitEffects(
         break;
       case 'send': {
         const timer = plan.afterMs !== undefined || plan.at !== undefined;
+        if (plan.key !== undefined) replaceTimer(effects, { targetId: plan.target.id, key: plan.key });
         effects.outbox.push({
           kind: 'message',
           name: plan.target.type,
@@ -77,8 +78,22 @@ export function addCommitEffects(
         break;
       }
       case 'cancelTimer':
-        effects.cancelTimers.push({ targetId: plan.target.id, key: plan.key });
+        replaceTimer(effects, { targetId: plan.target.id, key: plan.key });
         break;
     }
   }
+}
+
+/**
+ * One pending timer per target and key: a keyed timer or a cancel drops the rows of that target
+ * and key that earlier decisions of the same commit wrote, and removes the stored one. Decided
+ * here, once, so every store only deletes what `cancelTimers` names and inserts what `outbox` holds.
+ */
+function replaceTimer(effects: CommitEffects, timer: TimerKey): void {
+  const { outbox, cancelTimers } = effects;
+  for (let i = outbox.length - 1; i >= 0; i--) {
+    const row = outbox[i] as OutboxWrite;
+    if (row.timerKey === timer.key && row.targetId === timer.targetId) outbox.splice(i, 1);
+  }
+  if (!cancelTimers.some((t) => t.key === timer.key && t.targetId === timer.targetId)) cancelTimers.push(timer);
 }

@@ -19,7 +19,15 @@ import { assertJsonSafe } from './json.js';
 import { activate, catchUp, type Loaded, PAGE_SIZE } from './load-state.js';
 import { OutboxDeliverer } from './outbox-deliverer.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import type { AppendResult, LogRequest, LogStart, OutboxStats, StreamAppend } from './store/port.js';
+import type {
+  AppendResult,
+  LogRequest,
+  LogStart,
+  OutboxStats,
+  StoredEvent,
+  StreamAppend,
+  StreamRead,
+} from './store/port.js';
 import { resolveOptions, type SystemOptions } from './system-options.js';
 import { type CallResult, EntityWorker, type WorkerRuntime } from './worker.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -100,6 +108,12 @@ export function createSystem(options: SystemOptions): System {
     (requests) => storeCall(() => store.readLogs(requests, PAGE_SIZE)),
     config.maxBatch,
   );
+  // Catch-ups of loaded entities (and confirmations that they hold the latest state), in one read.
+  const reader = new Batcher<StreamRead, readonly StoredEvent[]>(
+    (requests) => storeCall(() => store.readStreams(requests, PAGE_SIZE)),
+    config.maxBatch,
+  );
+  const readPage = (streamId: string, fromVersion: number) => reader.submit({ streamId, fromVersion });
   const dispatcher = new EffectDispatcher(effects, config.context, logger, config.onEffectError);
   const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger, storeCall);
   const registry: Registry = { effect: (name) => effects.get(name), hasEntity: (type) => entities.has(type) };
@@ -108,10 +122,9 @@ export function createSystem(options: SystemOptions): System {
     maxConflictRetries: config.maxConflictRetries,
     now: () => clock.now(),
     async load(definition, id, start) {
-      if (start) return storeCall(() => catchUp(store, definition, id, start));
+      if (start) return catchUp(definition, id, start, readPage);
       const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
-      const opening = await opener.submit(request);
-      return storeCall(() => activate(store, definition, id, opening));
+      return activate(definition, id, await opener.submit(request), readPage);
     },
     append: (append) => committer.submit(append),
     maxBatch: config.maxBatch,
@@ -190,7 +203,7 @@ export function createSystem(options: SystemOptions): System {
           let next = options.from ?? 1;
           if (!Number.isInteger(next) || next < 1) throw new ConfigurationError('events: from must be an integer >= 1');
           for (;;) {
-            const page = await storeCall(() => store.readStream(ref.id, next, PAGE_SIZE));
+            const page = await readPage(ref.id, next);
             for (const stored of page) {
               yield {
                 version: stored.version,

@@ -127,17 +127,34 @@ export class EntityWorker {
     return batch;
   }
 
-  /** Decides a batch on the current state, commits its events in one append, then answers each caller. */
+  /**
+   * Decides a batch on the latest state, commits its events in one append, then answers each
+   * caller. Every answer is decided on the log's version at some moment during the call: an append
+   * is checked against the version it was decided on, and a decision without events is answered
+   * only once a read made after the messages arrived shows that version is still the latest.
+   */
   async #handle(batch: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
     const messages = batch.map((pending) => pending.message);
     const messageId = batch.length === 1 ? batch[0]?.messageId : undefined;
+    // True while `current` was read after the batch's messages arrived.
+    let fresh = this.#loaded === undefined;
     let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
     this.#loaded = current;
     for (let attempt = 0; ; attempt++) {
       const now = runtime.now();
       const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registry, now);
-      if (decided.events.length === 0) return answer(batch, decided.answers);
+      if (decided.events.length === 0) {
+        if (fresh) return answer(batch, decided.answers);
+        // The copy may be stale (another system appended): confirm it, or catch up and decide again.
+        const latest = await runtime.load(definition, this.ref.id, current);
+        fresh = true;
+        if (latest.version === current.version) return answer(batch, decided.answers);
+        this.#giveUpAfter(attempt);
+        current = latest;
+        this.#loaded = current;
+        continue;
+      }
 
       const { outbox, cancelTimers } = decided.effects;
       const result = await runtime.append({
@@ -157,15 +174,20 @@ export class EntityWorker {
       // The log already handled this message (delivered twice, or by two processes): skip it.
       if ('duplicate' in result) return (batch[0] as Pending).resolve({ ok: true, duplicate: true });
       // Another worker appended first: its decisions stand. Read what it wrote and decide again.
-      if (attempt >= runtime.maxConflictRetries) {
-        throw new ConflictRetriesExhaustedError(
-          `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} conflicting appends; nothing was committed`,
-        );
-      }
+      this.#giveUpAfter(attempt);
       await runtime.backoff(attempt);
       current = await runtime.load(definition, this.ref.id, current);
+      fresh = true;
       this.#loaded = current;
     }
+  }
+
+  /** Other writers kept moving the log while this batch was decided `attempt + 1` times. */
+  #giveUpAfter(attempt: number): void {
+    if (attempt < this.runtime.maxConflictRetries) return;
+    throw new ConflictRetriesExhaustedError(
+      `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} decisions on a log that kept moving; nothing was committed`,
+    );
   }
 }
 

@@ -28,7 +28,8 @@ type Command =
   | { type: 'Garbage' }
   | { type: 'BadEvent'; kind: 'function' | 'symbol' | 'bigint' | 'cycle' | 'nan' | 'map' }
   | { type: 'BadPayload'; kind: 'function' | 'symbol' | 'bigint' | 'cycle' }
-  | { type: 'Mutate' };
+  | { type: 'Mutate' }
+  | { type: 'TouchEvent' };
 
 function unserialisable(kind: string): unknown {
   switch (kind) {
@@ -72,10 +73,16 @@ const Fragile = defineEntity({
       case 'Mutate':
         state.items.push('sneaky');
         return ok([{ type: 'Added' as const, item: 'x' }]);
+      case 'TouchEvent':
+        return ok([{ type: 'Touched' as const, seen: false }]);
     }
   },
   update(event, state) {
     if (event.type === 'Poison') throw new Error('update blew up');
+    if (event.type === 'Touched') {
+      (event as { seen: boolean }).seen = true; // a bug: events are frozen
+      return state;
+    }
     return { items: [...state.items, event.item] };
   },
 });
@@ -119,6 +126,26 @@ describe.each(storeKinds)('faults on %s', (kind) => {
     expect((failure.cause as Error).message).toBe('update blew up');
   });
 
+  it('refuses an update that changes its event, as UPDATE_THREW (events are frozen)', async () => {
+    const failure = await expectFault(await start(), { type: 'TouchEvent' }, ErrorCode.UpdateThrew);
+    expect(failure.message).toContain('frozen');
+  });
+
+  it('folds frozen events on replay too', async () => {
+    const store = (await places.place(kind)).newStore();
+    system = createSystem({ store, entities: [Fragile] });
+    const ref = Fragile.ref(randomUUID());
+    // An event the live path would refuse, written straight to the log: activation folds it frozen.
+    await store.open();
+    await store.commit({
+      appends: [
+        { streamId: ref.id, expectedVersion: 0, events: ['{"type":"Touched","seen":false}'], entityType: 'Fragile' },
+      ],
+      recordedAt: 0,
+    });
+    await expect(system.read(ref)).rejects.toMatchObject({ code: ErrorCode.UpdateThrew });
+  });
+
   it('refuses a handle that returns a promise', async () => {
     await expectFault(await start(), { type: 'Async' }, ErrorCode.HandleReturnedPromise);
   });
@@ -153,6 +180,12 @@ describe.each(storeKinds)('faults on %s', (kind) => {
     expect(isPachydermError(failure, ErrorCode.UnknownEntityType)).toBe(true);
     expect((failure as Error).message).toContain('Unknown Type');
     expect(await system.read(ref)).toEqual({ state: { items: ['item-0'] }, version: 1 });
+  });
+
+  it('makes refs as plain data that never throw; the call that uses a bad one is refused', async () => {
+    await start();
+    expect(Fragile.ref('')).toEqual({ type: 'Fragile', id: '' });
+    await expect(system.call(Fragile.ref(''), { type: 'Add' })).rejects.toMatchObject({ code: ErrorCode.InvalidId });
   });
 
   it('refuses invalid ids with INVALID_ID', async () => {

@@ -133,6 +133,41 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     expect([...(await expired(system))].sort()).toEqual(['after 15 min (#2)', 'after 20 min (#1)']);
   });
 
+  it('keeps one pending timer per target and key when keyed timers are decided in one batch', async () => {
+    const clock = createTestClock(Date.UTC(2026, 10, 28));
+    const system = start(await places.place(kind), clock);
+    currentId = randomUUID();
+    const ref = Reservation.ref(currentId);
+    // The first call is decided alone; the four after it wait together: one batch, one append.
+    await Promise.all([
+      system.call(ref, { type: 'Cancel', key: 'none' }),
+      ...[1, 2, 3, 4].map((m) => system.call(ref, { type: 'Reserve', minutes: m, key: 'k' })),
+    ]);
+    expect((await system.stats()).pendingTimers).toBe(1);
+    clock.advance(minutes(10));
+    await eventually(clock, async () => expect(await expired(system)).toHaveLength(1));
+    await settle();
+    // The last decided replaces the others.
+    expect(await expired(system)).toEqual(['after 4 min (#3)']);
+  });
+
+  it('applies a keyed timer and its cancel in the order decided within one batch', async () => {
+    const clock = createTestClock(Date.UTC(2026, 10, 28));
+    const system = start(await places.place(kind), clock);
+    currentId = randomUUID();
+    const ref = Reservation.ref(currentId);
+    await Promise.all([
+      system.call(ref, { type: 'Cancel', key: 'none' }),
+      system.call(ref, { type: 'Reserve', minutes: 1, key: 'gone' }),
+      system.call(ref, { type: 'Cancel', key: 'gone' }),
+      system.call(ref, { type: 'Cancel', key: 'kept' }),
+      system.call(ref, { type: 'Reserve', minutes: 2, key: 'kept' }),
+    ]);
+    expect((await system.stats()).pendingTimers).toBe(1);
+    clock.advance(minutes(10));
+    await eventually(clock, async () => expect(await expired(system)).toEqual(['after 2 min (#1)']));
+  });
+
   it('removes a keyed timer on cancelTimer', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
     const system = start(await places.place(kind), clock);

@@ -47,13 +47,7 @@ export function memoryStore(): Store {
     for (const data of append.events) log.push({ version: log.length + 1, data, recordedAt });
     logs.set(append.streamId, log);
     if (append.messageId !== undefined) processed.set(append.streamId, (handled ?? new Set()).add(append.messageId));
-    const removed = [
-      ...(append.cancelTimers ?? []),
-      ...(append.outbox ?? []).flatMap((w) =>
-        w.timerKey === undefined ? [] : [{ targetId: w.targetId, key: w.timerKey }],
-      ),
-    ];
-    for (const { targetId, key } of removed) {
+    for (const { targetId, key } of append.cancelTimers ?? []) {
       for (const [id, row] of outbox) {
         if (row.status === 'pending' && row.targetId === targetId && row.timerKey === key) outbox.delete(id);
       }
@@ -96,6 +90,13 @@ export function memoryStore(): Store {
       const log = logs.get(streamId) ?? [];
       const start = Math.max(fromVersion, 1) - 1;
       return log.slice(start, start + limit);
+    },
+
+    async readStreams(requests, limit) {
+      return requests.map(({ streamId, fromVersion }) => {
+        const start = Math.max(fromVersion, 1) - 1;
+        return (logs.get(streamId) ?? []).slice(start, start + limit);
+      });
     },
 
     async readLogs(requests, limit) {

@@ -124,6 +124,12 @@ export interface StoredSnapshot {
   readonly state: string;
 }
 
+/** Which log to read from which version (inclusive). */
+export interface StreamRead {
+  readonly streamId: string;
+  readonly fromVersion: number;
+}
+
 /** Which log an activation reads, as which entity type and snapshot schema. */
 export interface LogRequest {
   readonly streamId: string;
@@ -151,6 +157,11 @@ export interface Store {
   commit(request: CommitRequest): Promise<readonly AppendResult[]>;
   /** Events of a log from `fromVersion` (inclusive), in order, at most `limit`. */
   readStream(streamId: string, fromVersion: number, limit: number): Promise<readonly StoredEvent[]>;
+  /**
+   * Events of many logs at once, each from its own version (inclusive), in order, at most `limit`
+   * per log: what a loaded entity reads to catch up, or to confirm that it holds the latest state.
+   */
+  readStreams(requests: readonly StreamRead[], limit: number): Promise<readonly (readonly StoredEvent[])[]>;
   /** The version of a log: 0 when it has no events. */
   streamVersion(streamId: string): Promise<number>;
   /**

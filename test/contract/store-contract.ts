@@ -310,29 +310,73 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
         expect((await claim(200)).map((r) => r.idempotencyKey)).toEqual([`${id}:2`]);
       });
 
-      it('replaces a keyed timer with the same target and key, and removes one on cancel', async () => {
+      it('deletes the timers an append cancels, then inserts its rows; it keeps every row it is given', async () => {
         const store = await open(await makePlace());
         const id = randomUUID();
         const target = randomUUID();
-        const timer = (key: string, dueAt: number, timerKey?: string): OutboxWrite => ({
+        const timer = (key: string, dueAt: number, timerKey: string): OutboxWrite => ({
           ...effectRow(key),
           kind: 'message',
           name: 'Target',
           targetId: target,
           dueAt,
           timer: true,
-          ...(timerKey === undefined ? {} : { timerKey }),
+          timerKey,
         });
-        await appendWith(store, id, 0, { outbox: [timer('t1', 1000, 'expiry'), timer('t2', 1000, 'other')] });
-        await appendWith(store, id, 1, { outbox: [timer('t3', 2000, 'expiry')] });
-        const stats = await store.outboxStats(0);
-        expect(stats.pendingTimers).toBeGreaterThanOrEqual(2);
-        expect(await store.nextDueAt()).toBeLessThanOrEqual(1000);
-        await appendWith(store, id, 2, { cancelTimers: [{ targetId: target, key: 'other' }] });
+        // Which timer stands is decided above the store (the commit plan); the store executes.
+        await appendWith(store, id, 0, { outbox: [timer('t1', 1000, 'expiry'), timer('t2', 1000, 'expiry')] });
+        await appendWith(store, id, 1, { outbox: [timer('t3', 1000, 'other')] });
+        expect((await store.outboxStats(0)).pendingTimers).toBe(3);
+        expect(await store.nextDueAt()).toBe(1000);
+        await appendWith(store, id, 2, {
+          cancelTimers: [{ targetId: target, key: 'expiry' }],
+          outbox: [timer('t4', 2000, 'expiry')],
+        });
+        // Two appends in one commit: the later one's cancel removes the earlier one's row.
+        const other = randomUUID();
+        await store.commit({
+          appends: [
+            { streamId: id, expectedVersion: 3, events: ['"e"'], entityType: 'Source', outbox: [timer('t5', 1, 'x')] },
+            {
+              streamId: other,
+              expectedVersion: 0,
+              events: ['"e"'],
+              entityType: 'Source',
+              cancelTimers: [
+                { targetId: target, key: 'x' },
+                { targetId: target, key: 'other' },
+              ],
+            },
+          ],
+          recordedAt: 100,
+        });
         const due = (await store.claimOutbox({ owner: 'p', now: 5000, leaseMs: 10, limit: 100 })).filter(
           (r) => r.sourceId === id,
         );
-        expect(due.map((r) => r.idempotencyKey)).toEqual(['t3']);
+        expect(due.map((r) => r.idempotencyKey)).toEqual(['t4']);
+      });
+
+      it('reads many logs at once, each from its own version', async () => {
+        const store = await open(await makePlace());
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        await store.commit({
+          appends: [
+            { streamId: a, expectedVersion: 0, events: ['1', '2', '3'], entityType: 'T' },
+            { streamId: b, expectedVersion: 0, events: ['1', '2'], entityType: 'T' },
+          ],
+          recordedAt: 9,
+        });
+        const pages = await store.readStreams(
+          [
+            { streamId: a, fromVersion: 2 },
+            { streamId: c, fromVersion: 1 },
+            { streamId: b, fromVersion: 3 },
+            { streamId: a, fromVersion: 1 },
+          ],
+          2,
+        );
+        const at = (version: number) => ({ version, data: String(version), recordedAt: 9 });
+        expect(pages).toEqual([[at(2), at(3)], [], [], [at(1), at(2)]]);
       });
 
       it('counts the backlog', async () => {

@@ -90,6 +90,16 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       return rows;
     },
 
+    async readStreams(requests, limit) {
+      const { rows } = await open().query<StoredEvent & { index: number }>({
+        ...sql.readStreams,
+        values: [requests.map((r) => r.streamId), requests.map((r) => r.fromVersion), limit],
+      });
+      const pages: StoredEvent[][] = requests.map(() => []);
+      for (const { index, ...event } of rows) pages[index - 1]?.push(event);
+      return pages;
+    },
+
     async readLogs(requests, limit) {
       const { rows } = await open().query<{
         index: number;
@@ -214,12 +224,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
 /** An append's timers to remove and outbox rows to insert, as the JSON that `commit_batch` reads. */
 function extrasOf(append: StreamAppend): object | null {
   if (!append.outbox?.length && !append.cancelTimers?.length) return null;
-  const timers = [
-    ...(append.cancelTimers ?? []),
-    ...(append.outbox ?? []).flatMap((w) =>
-      w.timerKey === undefined ? [] : [{ targetId: w.targetId, key: w.timerKey }],
-    ),
-  ].map(({ targetId, key }) => ({ target_id: targetId ?? null, key }));
+  const timers = (append.cancelTimers ?? []).map(({ targetId, key }) => ({ target_id: targetId, key }));
   const outbox = (append.outbox ?? []).map((w) => ({
     kind: w.kind,
     name: w.name,

@@ -83,6 +83,20 @@ export function statements(schema: string, quotedSchema: string) {
         SELECT version, data, round(extract(epoch FROM recorded_at) * 1000)::float8 AS "recordedAt"
         FROM ${s}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
     },
+    /** Catch-ups of many entities in one round trip: the events of each log from its own version. */
+    readStreams: {
+      name: `${prefix}_read_streams`,
+      text: `
+        SELECT r.idx::int AS "index", e.version, e.data, e."recordedAt"
+        FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream_id, from_version, idx)
+        CROSS JOIN LATERAL (
+          SELECT ev.version, ev.data, round(extract(epoch FROM ev.recorded_at) * 1000)::float8 AS "recordedAt"
+          FROM ${s}.events ev
+          WHERE ev.stream_id = r.stream_id AND ev.version >= r.from_version
+          ORDER BY ev.version LIMIT $3
+        ) e
+        ORDER BY r.idx, e.version`,
+    },
     /** Activations of many entities in one round trip: snapshots joined with the events after them. */
     readLogs: {
       name: `${prefix}_read_logs`,

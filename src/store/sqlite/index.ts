@@ -54,6 +54,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async readStream(streamId, fromVersion, limit) {
       return db().readStream.all(streamId, fromVersion, limit) as StoredEvent[];
     },
+    async readStreams(requests, limit) {
+      const { readStream } = db();
+      return requests.map(({ streamId, fromVersion }) => readStream.all(streamId, fromVersion, limit) as StoredEvent[]);
+    },
     async readLogs(requests, limit) {
       const { readSnapshot, readStream } = db();
       return requests.map(({ streamId, entityType, schemaVersion }) => {

@@ -109,7 +109,6 @@ export function prepareOutbox(db: Database.Database) {
       if (append.messageId !== undefined) markProcessed.run(append.streamId, append.messageId);
       for (const { targetId, key } of append.cancelTimers ?? []) removeTimer.run(targetId, key);
       for (const write of append.outbox ?? []) {
-        if (write.timerKey !== undefined) removeTimer.run(write.targetId ?? null, write.timerKey);
         insert.run({
           kind: write.kind,
           name: write.name,
