@@ -44,7 +44,8 @@ export class OutboxDeliverer {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  #failing = false;
+  /** Why the last pass failed, while the store is unavailable. */
+  #failure: unknown;
 
   constructor(private readonly options: DelivererOptions) {}
 
@@ -69,6 +70,16 @@ export class OutboxDeliverer {
     });
   }
 
+  /**
+   * Resolves once a pass finds nothing due now (passes run until then); rejects with the store's
+   * error when the outbox cannot be read.
+   */
+  async settle(): Promise<void> {
+    this.kick();
+    while (this.#running) await this.#running;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
   /** Stops polling and waits for deliveries under way. Rows not delivered stay in the outbox. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -77,39 +88,46 @@ export class OutboxDeliverer {
     await this.#running;
   }
 
+  /** Runs passes until nothing is due now, then arms a wake-up at the next due time (at most a poll interval away). */
   async #loop(): Promise<void> {
-    const { store, clock, logger } = this.options;
-    // Delivering rows can make later rows of the same order key eligible: go on until a round
-    // finds nothing to do.
-    let claimedAny = true;
-    do {
-      this.#again = false;
-      try {
-        claimedAny = await this.#pass();
-        if (this.#failing) logger.info('outbox delivery resumed', {});
-        this.#failing = false;
-      } catch (error) {
-        if (!this.#failing) logger.warn('outbox unavailable; delivery will try again', { error });
-        this.#failing = true;
-        claimedAny = false;
+    const { store, clock, logger, pollIntervalMs } = this.options;
+    for (;;) {
+      // Delivering rows can make later rows of the same order key eligible: go on until a pass
+      // claims nothing.
+      let passAt: number;
+      let claimedAny: boolean;
+      do {
+        this.#again = false;
+        passAt = clock.now();
+        try {
+          claimedAny = await this.#pass(passAt);
+          if (this.#failure) logger.info('outbox delivery resumed', {});
+          this.#failure = undefined;
+        } catch (error) {
+          if (!this.#failure) logger.warn('outbox unavailable; delivery will try again', { error });
+          this.#failure = error;
+          claimedAny = false;
+        }
+      } while (!this.#stopped && (this.#again || claimedAny));
+      if (this.#stopped) return;
+      let wakeAt = clock.now() + pollIntervalMs;
+      if (!this.#failure) {
+        // Rows due at `passAt` and not claimed are held back or leased elsewhere: look past them.
+        const due = await this.options.storeCall(() => store.nextDueAt(passAt)).catch(() => undefined);
+        if (due !== undefined) wakeAt = Math.min(wakeAt, due);
       }
-    } while (!this.#stopped && (this.#again || claimedAny));
-    if (this.#stopped) return;
-    let wakeAt = clock.now() + this.options.pollIntervalMs;
-    if (!this.#failing) {
-      const due = await this.options.storeCall(() => store.nextDueAt()).catch(() => undefined);
-      if (due !== undefined) wakeAt = Math.min(wakeAt, due);
+      if (this.#stopped) return;
+      // Time moved on while we looked (a test clock advanced, or a row fell due): another pass now.
+      if (this.#again || wakeAt <= clock.now()) continue;
+      this.#cancelWake = clock.setTimeout(() => this.kick(), wakeAt - clock.now());
+      return;
     }
-    if (this.#stopped || this.#again) return;
-    this.#cancelWake = clock.setTimeout(() => this.kick(), Math.max(0, wakeAt - clock.now()));
   }
 
   /** Claims a batch and delivers it; true when it claimed anything. */
-  async #pass(): Promise<boolean> {
-    const { store, clock, owner, leaseMs, batchSize } = this.options;
-    const claimed = await this.options.storeCall(() =>
-      store.claimOutbox({ owner, now: clock.now(), leaseMs, limit: batchSize }),
-    );
+  async #pass(now: number): Promise<boolean> {
+    const { store, owner, leaseMs, batchSize } = this.options;
+    const claimed = await this.options.storeCall(() => store.claimOutbox({ owner, now, leaseMs, limit: batchSize }));
     // Rows with one order key run one after the other, in id order; the rest run side by side.
     const lanes = new Map<string, OutboxRecord[]>();
     for (const row of claimed) {

@@ -70,6 +70,13 @@ export interface System {
   retryDeadLetter(id: string): Promise<boolean>;
   /** The outbox backlog and this process's delivery counters. */
   stats(): Promise<SystemStats>;
+  /**
+   * Resolves once this system has nothing left to do now: no call or delivery under way, no effect
+   * running, and no outbox row due by its clock that it could deliver. For tests: advance a test
+   * clock, then `await system.settled()`. Rejects with `STORE_UNAVAILABLE` when the outbox cannot
+   * be read.
+   */
+  settled(): Promise<void>;
   /** Finishes accepted calls, deliveries under way and effects, then releases the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -130,6 +137,7 @@ export function createSystem(options: SystemOptions): System {
     maxBatch: config.maxBatch,
     backoff: conflictBackoff,
     committed(worker, planned, previousVersion, committed) {
+      commits++;
       dispatcher.dispatch(worker, planned.runs);
       if (planned.outbox.length > 0) deliverer.kick();
       snapshots.committed(worker.ref, entities.get(worker.ref.type) as EntityDefinition, previousVersion, committed);
@@ -173,6 +181,13 @@ export function createSystem(options: SystemOptions): System {
       );
     }
     return definition;
+  }
+
+  /** Changes with every commit and every delivered row: `settled` waits until it stands still. */
+  let commits = 0;
+  function activity(): number {
+    const { delivered, retried, deadLettered } = deliverer.counters;
+    return commits + delivered + retried + deadLettered;
   }
 
   function open(): void {
@@ -236,6 +251,18 @@ export function createSystem(options: SystemOptions): System {
       const outbox = await storeCall(() => store.outboxStats(clock.now()));
       const { delivered, retried, deadLettered } = deliverer.counters;
       return { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered };
+    },
+
+    async settled() {
+      open();
+      for (;;) {
+        const before = activity();
+        await Promise.all(workers.all().map((worker) => worker.whenIdle()));
+        await dispatcher.drain();
+        await deliverer.settle();
+        await snapshots.drain();
+        if (activity() === before) return;
+      }
     },
 
     close() {

@@ -88,6 +88,16 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     expect((await system.stats()).pendingTimers).toBe(0);
   });
 
+  it('fires on the advance that reaches its time, with no further advance', async () => {
+    const clock = createTestClock(Date.UTC(2026, 10, 28));
+    const system = start(await places.place(kind), clock);
+    currentId = randomUUID();
+    await system.call(Reservation.ref(currentId), { type: 'Reserve', minutes: 15 });
+    // Right after the commit, while the deliverer is still looking at the outbox.
+    clock.advance(minutes(15));
+    await vi.waitFor(async () => expect(await expired(system)).toEqual(['after 15 min (#0)']));
+  });
+
   it('survives a restart that happens before its time', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
     const place = await places.place(kind);

@@ -164,8 +164,10 @@ export function memoryStore(): Store {
       return true;
     },
 
-    async nextDueAt() {
-      const times = pending().map((row) => Math.max(row.dueAt, row.leaseUntil));
+    async nextDueAt(after) {
+      const times = pending()
+        .map((row) => Math.max(row.dueAt, row.leaseUntil))
+        .filter((at) => at > after);
       return times.length === 0 ? undefined : Math.min(...times);
     },
 

@@ -190,8 +190,11 @@ export interface Store {
   deadLetters(limit: number): Promise<readonly OutboxRecord[]>;
   /** Puts a dead letter back as a fresh pending row, due at `now`. False when there is no such dead letter. */
   retryDeadLetter(id: string, now: number): Promise<boolean>;
-  /** The earliest time a pending row is due, if any. */
-  nextDueAt(): Promise<number | undefined>;
+  /**
+   * The earliest time later than `after` at which a pending row falls due or its lease ends, if
+   * any: when a deliverer that found nothing to claim at `after` should look again.
+   */
+  nextDueAt(after: number): Promise<number | undefined>;
   outboxStats(now: number): Promise<OutboxStats>;
   /** A system starts using the store. */
   retain(): void;

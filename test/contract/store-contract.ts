@@ -327,7 +327,8 @@ export function describeStoreContract(name: string, makePlace: () => Promise<Con
         await appendWith(store, id, 0, { outbox: [timer('t1', 1000, 'expiry'), timer('t2', 1000, 'expiry')] });
         await appendWith(store, id, 1, { outbox: [timer('t3', 1000, 'other')] });
         expect((await store.outboxStats(0)).pendingTimers).toBe(3);
-        expect(await store.nextDueAt()).toBe(1000);
+        expect(await store.nextDueAt(0)).toBe(1000);
+        expect(await store.nextDueAt(1000)).toBeUndefined();
         await appendWith(store, id, 2, {
           cancelTimers: [{ targetId: target, key: 'expiry' }],
           outbox: [timer('t4', 2000, 'expiry')],

@@ -173,8 +173,8 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       return (result.rowCount ?? 0) > 0;
     },
 
-    async nextDueAt() {
-      const { rows } = await open().query<{ at: number | null }>(sql.nextDueAt);
+    async nextDueAt(after) {
+      const { rows } = await open().query<{ at: number | null }>({ ...sql.nextDueAt, values: [Math.floor(after)] });
       return rows[0]?.at ?? undefined;
     },
 

@@ -60,7 +60,8 @@ export function statements(schema: string, quotedSchema: string) {
     },
     nextDueAt: {
       name: `${prefix}_next_due_at`,
-      text: `SELECT min(greatest(due_at, lease_until))::float8 AS at FROM ${s}.outbox WHERE status = 'pending'`,
+      text: `SELECT min(greatest(due_at, lease_until))::float8 AS at FROM ${s}.outbox
+        WHERE status = 'pending' AND greatest(due_at, lease_until) > $1`,
     },
     outboxStats: {
       name: `${prefix}_outbox_stats`,

@@ -89,8 +89,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async retryDeadLetter(id, now) {
       return db().outbox.retryDeadLetter(id, now);
     },
-    async nextDueAt() {
-      return db().outbox.nextDueAt();
+    async nextDueAt(after) {
+      return db().outbox.nextDueAt(after);
     },
     async outboxStats(now) {
       return db().outbox.stats(now);

@@ -81,7 +81,9 @@ export function prepareOutbox(db: Database.Database) {
      WHERE id = ? AND status = 'dead'`,
   );
   const nextDueAt = db
-    .prepare("SELECT min(max(due_at, lease_until)) FROM pachyderm_outbox WHERE status = 'pending'")
+    .prepare(
+      "SELECT min(max(due_at, lease_until)) FROM pachyderm_outbox WHERE status = 'pending' AND max(due_at, lease_until) > ?",
+    )
     .pluck();
   const stats = db.prepare(
     `SELECT
@@ -134,7 +136,7 @@ export function prepareOutbox(db: Database.Database) {
     },
     deadLetters: (limit: number) => (deadLetters.all(limit) as Row[]).map(toRecord),
     retryDeadLetter: (id: string, now: number) => revive.run(now, Number(id)).changes > 0,
-    nextDueAt: () => (nextDueAt.get() as number | null) ?? undefined,
+    nextDueAt: (after: number) => (nextDueAt.get(after) as number | null) ?? undefined,
     stats: (now: number) => stats.get({ now }) as OutboxStats,
   };
 }
