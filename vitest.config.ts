@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^pachyderm\/sqlite$/, replacement: src('store/sqlite/index.ts') },
       { find: /^pachyderm\/postgres$/, replacement: src('store/postgres/index.ts') },
       { find: /^pachyderm\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^pachyderm\/store$/, replacement: src('store/index.ts') },
     ],
   },
   test: {

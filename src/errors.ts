@@ -85,7 +85,10 @@ export class EntityCodeError extends PachydermError {
   }
 }
 
-/** The store could not be reached or could not complete an operation. Nothing was committed by this call, unless the connection broke during the commit itself. */
+/**
+ * The store could not be reached, is not open, or could not complete an operation. Nothing was
+ * committed by this call, unless the connection broke during the commit itself.
+ */
 export class StoreUnavailableError extends PachydermError {
   constructor(message: string, cause?: unknown) {
     super(ErrorCode.StoreUnavailable, message, { cause, retryable: true });
@@ -123,7 +126,7 @@ export class EffectFailedError extends PachydermError implements FailedEffect {
   readonly version: number;
   readonly idempotencyKey: string;
   constructor(failed: FailedEffect, cause: unknown) {
-    super(ErrorCode.EffectFailed, `Effect ${failed.effect} (${failed.idempotencyKey}) failed: ${describe(cause)}`, {
+    super(ErrorCode.EffectFailed, `Effect ${failed.effect} (${failed.idempotencyKey}) failed: ${messageOf(cause)}`, {
       cause,
     });
     this.effect = failed.effect;
@@ -148,8 +151,8 @@ export function isPachydermError(value: unknown, code?: ErrorCode): value is Pac
   return code === undefined || actual === code;
 }
 
-/** A short description of any thrown value, for error messages. */
-export function describe(value: unknown): string {
+/** The message of any thrown value, for error messages and logs. */
+export function messageOf(value: unknown): string {
   if (value instanceof Error) return value.message;
   try {
     return String(value);

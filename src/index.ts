@@ -4,26 +4,12 @@
  *
  * Stores live in subpaths so you install only the driver you use:
  * `pachyderm/sqlite` (better-sqlite3), `pachyderm/postgres` (pg). `memoryStore` is here.
+ * `pachyderm/store` is for store authors; `pachyderm/testing` for tests.
  */
 
 export type { CancelTimer, Clock } from './clock.js';
 export { systemClock } from './clock.js';
-export type {
-  Accepted,
-  Decision,
-  EffectCall,
-  EntityConfig,
-  EntityDefinition,
-  EntityRef,
-  EntitySelf,
-  EventOf,
-  EventsOf,
-  MessageOf,
-  ReasonsOf,
-  Rejected,
-  StateOf,
-} from './definition.js';
-export { defineEntity, error, ok } from './definition.js';
+export { MAX_ID_BYTES } from './core/id.js';
 export type {
   AppContext,
   EffectContext,
@@ -31,9 +17,27 @@ export type {
   EffectHandler,
   EffectOptions,
   Register,
-  RetryPolicy,
-} from './effect.js';
-export { defineEffect } from './effect.js';
+} from './define/effect.js';
+export { defineEffect } from './define/effect.js';
+export type {
+  Accepted,
+  Decision,
+  EffectCall,
+  EntityConfig,
+  EntityDefinition,
+  EntityRef,
+  EntityRefs,
+  EntitySelf,
+  EventOf,
+  EventsOf,
+  MessageOf,
+  ReasonsOf,
+  Rejected,
+  StateOf,
+} from './define/entity.js';
+export { defineEntity, error, ok, refsOf } from './define/entity.js';
+export type { CancelTimerRequest, SendRequest } from './define/messaging.js';
+export { cancelTimer, send, sendAfter, sendAt } from './define/messaging.js';
 export {
   ConfigurationError,
   ConflictRetriesExhaustedError,
@@ -49,12 +53,15 @@ export {
   StoreUnavailableError,
   SystemClosedError,
 } from './errors.js';
-export { MAX_ID_BYTES } from './id.js';
 export type { Logger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
-export type { CancelTimerRequest, SendRequest } from './messaging.js';
-export { cancelTimer, send, sendAfter, sendAt } from './messaging.js';
+export type { RetryPolicy } from './outbox/retry-policy.js';
+export type { DeadLetter, RecordedEvent, System, SystemOptions, SystemStats } from './runtime/system.js';
+export { createSystem } from './runtime/system.js';
+export type { CallResult } from './runtime/worker.js';
 export { memoryStore } from './store/memory.js';
+// The storage port's types stay here for code written against earlier releases; store authors
+// import them (and the contract suite) from `pachyderm/store`.
 export type {
   AppendResult,
   CommitRequest,
@@ -67,7 +74,4 @@ export type {
   StoredSnapshot,
   StreamAppend,
   TimerKey,
-} from './store/port.js';
-export type { DeadLetter, RecordedEvent, System, SystemOptions, SystemStats } from './system.js';
-export { createSystem } from './system.js';
-export type { CallResult } from './worker.js';
+} from './store/port/index.js';

@@ -1,8 +1,8 @@
 /** The pure step on its own: no store, no system. */
 import { defineEffect, defineEntity, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
-import { decide, entitySelf, initialState, type Registry } from '../src/decide.js';
-import { encodeJson, encodeJsonExact } from '../src/json.js';
+import { decide, entitySelf, initialState, type Registrations } from '../src/core/decide.js';
+import { encodeJson, encodeJsonExact } from '../src/core/json.js';
 
 const Ping = defineEffect('Ping', (_payload: { at: string }) => {});
 const Log = defineEntity({
@@ -13,7 +13,7 @@ const Log = defineEntity({
   update: (event, state) => ({ lines: [...state.lines, `${event.line}@${event.at}${'note' in event ? '+note' : ''}`] }),
 });
 
-const registry: Registry = { effect: (name) => (name === 'Ping' ? Ping : undefined), hasEntity: () => false };
+const registry: Registrations = { effect: (name) => (name === 'Ping' ? Ping : undefined), hasEntity: () => false };
 
 describe('decide', () => {
   it('returns the decoded events, their stored form and the next state without running anything', () => {

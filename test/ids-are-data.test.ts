@@ -160,17 +160,13 @@ function watched(store: Store): { store: Store; streamIds: unknown[] } {
         for (const append of request.appends) streamIds.push(append.streamId);
         return store.commit(request);
       },
-      readStream(streamId, fromVersion, limit) {
-        streamIds.push(streamId);
-        return store.readStream(streamId, fromVersion, limit);
+      readStreams(requests, limit) {
+        for (const { streamId } of requests) streamIds.push(streamId);
+        return store.readStreams(requests, limit);
       },
-      streamVersion(streamId) {
-        streamIds.push(streamId);
-        return store.streamVersion(streamId);
-      },
-      readSnapshot(streamId, entityType) {
-        streamIds.push(streamId);
-        return store.readSnapshot(streamId, entityType);
+      readLogs(requests, limit) {
+        for (const { streamId } of requests) streamIds.push(streamId);
+        return store.readLogs(requests, limit);
       },
       writeSnapshot(streamId, entityType, snapshot) {
         streamIds.push(streamId);

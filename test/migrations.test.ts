@@ -9,8 +9,8 @@ import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postgresMigrationCount } from '../src/store/postgres/migrations.js';
-import { sqliteMigrations } from '../src/store/sqlite/migrations.js';
+import { postgresMigrationCount } from '../src/store/postgres/schema.js';
+import { sqliteMigrations } from '../src/store/sqlite/schema.js';
 import { Ledger } from './support/entities.js';
 import { createTestDatabase } from './support/postgres.js';
 

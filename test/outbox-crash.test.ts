@@ -36,6 +36,7 @@ import {
   type NotifyPayload,
   Order,
 } from './support/outbox-crash-child.js';
+import { eventsOf } from './support/reads.js';
 import { type StorePlace, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
@@ -119,7 +120,7 @@ async function observe(place: StorePlace, inboxId?: string) {
   try {
     const at = Date.now();
     const stats = await store.outboxStats(at);
-    const inboxEvents = inboxId === undefined ? 0 : (await store.readStream(inboxId, 1, 100)).length;
+    const inboxEvents = inboxId === undefined ? 0 : (await eventsOf(store, inboxId)).length;
     return { at, stats, inboxEvents };
   } finally {
     await store.release();

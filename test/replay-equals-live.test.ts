@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { createSystem, type Decision, defineEntity, error, type Logger, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
+import { snapshotOf } from './support/reads.js';
 import { type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
@@ -423,7 +424,7 @@ async function checkReplayEqualsLive(
   const rebuiltSystem = createSystem({ store, entities: [Notebook], ...options });
   try {
     await store.open();
-    const snapshot = await store.readSnapshot(id, Notebook.type);
+    const snapshot = await snapshotOf(store, id, Notebook.type, Notebook.snapshotVersion);
     if (snapshotAt === 0) {
       expect(snapshot).toBeUndefined();
     } else {

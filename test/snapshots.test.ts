@@ -17,6 +17,7 @@ import {
   type SystemOptions,
 } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
+import { snapshotOf as readSnapshot, withStore } from './support/reads.js';
 import { type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
@@ -130,17 +131,9 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     }
   }
 
-  /** The stored snapshot, read through a store object of its own. */
-  async function snapshotOf(place: StorePlace, id: string, type: string): Promise<StoredSnapshot | undefined> {
-    const store = place.newStore();
-    store.retain();
-    try {
-      await store.open();
-      return await store.readSnapshot(id, type);
-    } finally {
-      await store.release();
-    }
-  }
+  /** The stored snapshot under a schema version, read through a store object of its own. */
+  const snapshotOf = (place: StorePlace, id: string, type: string, schemaVersion = '1') =>
+    withStore(place, (store) => readSnapshot(store, id, type, schemaVersion));
 
   const adds = (from: number, to: number) =>
     Array.from({ length: to - from + 1 }, (_, i) => ({ type: 'Add' as const, amount: from + i }));
@@ -209,7 +202,8 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     // Crossing the next multiple under version 2 replaces the snapshot with one of version 2...
     const live = await run(place, TallyV2, id, adds(26, 31), { snapshotEvery: 10, logger });
     expect(live).toEqual({ state: tallyAfter(31), version: 31 });
-    expect(await snapshotOf(place, id, 'Tally')).toMatchObject({ schemaVersion: '2', version: 30 });
+    expect(await snapshotOf(place, id, 'Tally')).toBeUndefined();
+    expect(await snapshotOf(place, id, 'Tally', '2')).toMatchObject({ schemaVersion: '2', version: 30 });
     const again = await activate(place, TallyV2, id, { snapshotEvery: 10, logger });
     expect(again.read).toEqual(live);
     expect(again.replayedByRead).toBe(1);

@@ -4,12 +4,17 @@
  */
 import {
   type CallResult,
+  cancelTimer,
   createSystem,
   defineEffect,
   defineEntity,
+  type EffectCall,
+  type EntityRef,
   error,
   memoryStore,
   ok,
+  refsOf,
+  type StateOf,
   send,
   sendAfter,
 } from 'pachyderm';
@@ -128,3 +133,128 @@ const Wallet = defineEntity({
   },
 });
 void Wallet;
+
+// Two entity types whose handlers send to each other. TypeScript cannot infer two definitions
+// whose initializers name each other (TS7022); Cart names Ticket through refs declared ahead by
+// the message type, which needs nothing of Ticket's definition. One side is enough: Ticket names
+// Cart's definition.
+type TicketMessage = { type: 'Reserve'; cart: string } | { type: 'Release' };
+const Tickets = refsOf<TicketMessage>('Ticket');
+
+const Cart = defineEntity({
+  type: 'Cart',
+  init: () => ({ tickets: [] as string[] }),
+  handle(message: { type: 'Add'; ticket: string } | { type: 'Reserved'; ticket: string }, _state, entity) {
+    if (message.type === 'Reserved') return ok([{ type: 'Confirmed', ticket: message.ticket }]);
+    return ok(
+      [{ type: 'Added', ticket: message.ticket }],
+      [
+        send(Tickets.ref(message.ticket), { type: 'Reserve', cart: entity.self.id }),
+        // @ts-expect-error the message is still checked at the send site
+        send(Tickets.ref(message.ticket), { type: 'Refund' }),
+      ],
+    );
+  },
+  update(event, state) {
+    assertType<
+      Equal<
+        typeof event,
+        { readonly type: 'Added'; readonly ticket: string } | { readonly type: 'Confirmed'; readonly ticket: string }
+      >
+    >();
+    return event.type === 'Added' ? { tickets: [...state.tickets, event.ticket] } : state;
+  },
+});
+
+const Ticket = defineEntity({
+  type: 'Ticket',
+  init: () => ({ cart: null as string | null }),
+  handle(message: TicketMessage, state, entity) {
+    if (message.type === 'Release') return ok([{ type: 'Released' }]);
+    if (state.cart !== null) return ok([]);
+    return ok(
+      [{ type: 'Held', cart: message.cart }],
+      [
+        send(Cart.ref(message.cart), { type: 'Reserved', ticket: entity.self.id }),
+        // @ts-expect-error Cart's own messages only
+        send(Cart.ref(message.cart), { type: 'Reserve', cart: message.cart }),
+      ],
+    );
+  },
+  update: (event, _state) => ({ cart: event.type === 'Held' ? event.cart : null }),
+});
+assertType<Equal<ReturnType<typeof Tickets.ref>, EntityRef<string, TicketMessage>>>();
+// @ts-expect-error refs declared with another message type are other refs
+const otherRef: EntityRef<string, { type: 'Other' }> = Tickets.ref('t');
+void otherRef;
+async function carts() {
+  const system = createSystem({ store: memoryStore(), entities: [Cart, Ticket] });
+  const result = await system.call(Cart.ref('c'), { type: 'Add', ticket: 't' });
+  if (result.ok) assertType<Equal<typeof result.state, { tickets: string[] }>>();
+}
+void carts;
+
+// A state whose shape changes is a union that init alone cannot show: declare it on init.
+// update's returns are then checked against it, literals included.
+type Basket = { status: 'open'; items: string[] } | { status: 'checkedOut'; items: string[]; at: number };
+const Checkout = defineEntity({
+  type: 'Checkout',
+  init: (): Basket => ({ status: 'open', items: [] }),
+  handle(message: { type: 'Add'; item: string } | { type: 'Checkout'; at: number }, state) {
+    assertType<Equal<typeof state, Basket>>();
+    if (state.status === 'checkedOut') return error('checked out');
+    if (message.type === 'Add') return ok([{ type: 'Added', item: message.item }]);
+    return ok([{ type: 'CheckedOut', at: message.at }]);
+  },
+  update(event, state) {
+    if (event.type === 'Added') return { ...state, items: [...state.items, event.item] };
+    return { status: 'checkedOut', items: state.items, at: event.at };
+  },
+});
+assertType<Equal<StateOf<typeof Checkout>, Basket>>();
+defineEntity({
+  type: 'Checkout',
+  init: (): Basket => ({ status: 'open', items: [] }),
+  handle: (message: { type: 'Checkout' }, _state) => ok([{ type: 'CheckedOut', at: 1 }]),
+  // @ts-expect-error a state outside the declared union
+  update: (event, state) => ({ status: 'closed', items: state.items }),
+});
+
+// Effects of any kind mix in one list, however it is built.
+const Mail = defineEffect('Mail', async (_payload: { to: string }) => {});
+const Charge = defineEffect('Charge', async (_payload: { cents: number }) => {}, { delivery: 'at-least-once' });
+const Shop = defineEntity({
+  type: 'Shop',
+  init: () => ({ orders: 0 }),
+  handle(message: { type: 'Order'; kind: 1 | 2 | 3 | 4 | 5 }, state, entity) {
+    const events = [{ type: 'Ordered' as const }];
+    if (message.kind === 1) {
+      return ok(events, [send(entity.self, message), Mail.with({ to: 'a' }), Charge.with({ cents: 1 })]);
+    }
+    if (message.kind === 2) {
+      const effects = [Mail.with({ to: 'a' })];
+      effects.push(Charge.with({ cents: 2 }), cancelTimer(entity.self, 'reminder'));
+      return ok(events, effects);
+    }
+    if (message.kind === 3) {
+      const effects = [];
+      if (state.orders > 0) effects.push(Mail.with({ to: 'a' }));
+      effects.push(sendAfter(entity.self, message, 1_000));
+      return ok(events, effects);
+    }
+    if (message.kind === 4) {
+      const effects = state.orders > 0 ? [Mail.with({ to: 'a' })] : [Mail.with({ to: 'a' }), Charge.with({ cents: 4 })];
+      return ok(events, effects);
+    }
+    if (state.orders > 9) return error('sold out');
+    return state.orders > 0 ? ok(events, [...['a', 'b'].map((to) => Mail.with({ to }))]) : ok(events);
+  },
+  update: (_event, state) => ({ orders: state.orders + 1 }),
+});
+void Shop;
+const requested: EffectCall = Charge.with({ cents: 1 });
+void requested;
+
+// Without a context declared in Register, context is optional and of any type.
+createSystem({ store: memoryStore(), entities: [] });
+createSystem({ store: memoryStore(), entities: [], context: { anything: true } });

@@ -1,15 +1,6 @@
-import { StoreLifecycle } from './lifecycle.js';
-import { isClaimable, isHeldBack, outboxStats } from './outbox-rules.js';
-import type {
-  AppendResult,
-  CommitRequest,
-  OutboxRecord,
-  OutboxStats,
-  Store,
-  StoredEvent,
-  StoredSnapshot,
-  StreamAppend,
-} from './port.js';
+import { claimableAt, isClaimable, isHeldBack, outboxStats } from './outbox-rules.js';
+import type { AppendResult, OutboxRecord, Store, StoredEvent, StoredSnapshot, StreamAppend } from './port/index.js';
+import { SharedLifecycle } from './shared-lifecycle.js';
 
 interface Row extends OutboxRecord {
   leaseOwner: string | null;
@@ -30,8 +21,10 @@ export function memoryStore(): Store {
   const snapshots = new Map<string, StoredSnapshot>();
   const outbox = new Map<string, Row>();
   let nextOutboxId = 1;
-  const lifecycle = new StoreLifecycle(
-    async () => {},
+  // The data lives with the object: opening and closing have nothing to do.
+  const lifecycle = new SharedLifecycle(
+    'memory',
+    async () => true,
     async () => {},
   );
   const snapshotKey = (streamId: string, entityType: string) => `${entityType.length}:${entityType}${streamId}`;
@@ -57,7 +50,7 @@ export function memoryStore(): Store {
       outbox.set(id, {
         ...write,
         id,
-        sourceType: append.entityType ?? '',
+        sourceType: append.entityType,
         sourceId: append.streamId,
         attempts: 0,
         lastError: null,
@@ -70,9 +63,10 @@ export function memoryStore(): Store {
   }
 
   const pending = () => [...outbox.values()].filter((row) => row.status === 'pending');
-  const publish = (row: Row): OutboxRecord => {
-    const { leaseOwner: _owner, leaseUntil: _until, ...record } = row;
-    return { ...record };
+  const publish = ({ leaseOwner: _owner, leaseUntil: _until, ...record }: Row): OutboxRecord => record;
+  const readFrom = (streamId: string, fromVersion: number, limit: number) => {
+    const start = Math.max(fromVersion, 1) - 1;
+    return (logs.get(streamId) ?? []).slice(start, start + limit);
   };
 
   return {
@@ -81,39 +75,22 @@ export function memoryStore(): Store {
     retain: () => lifecycle.retain(),
     release: () => lifecycle.release(),
 
-    async commit(request: CommitRequest): Promise<readonly AppendResult[]> {
+    async commit(request) {
       // Everything below runs without an await, so the batch is atomic like a transaction.
       return request.appends.map((a) => append(a, request.recordedAt));
     },
 
-    async readStream(streamId, fromVersion, limit) {
-      const log = logs.get(streamId) ?? [];
-      const start = Math.max(fromVersion, 1) - 1;
-      return log.slice(start, start + limit);
-    },
-
     async readStreams(requests, limit) {
-      return requests.map(({ streamId, fromVersion }) => {
-        const start = Math.max(fromVersion, 1) - 1;
-        return (logs.get(streamId) ?? []).slice(start, start + limit);
-      });
+      return requests.map(({ streamId, fromVersion }) => readFrom(streamId, fromVersion, limit));
     },
 
     async readLogs(requests, limit) {
       return requests.map(({ streamId, entityType, schemaVersion }) => {
         const found = snapshots.get(snapshotKey(streamId, entityType));
         const snapshot = found?.schemaVersion === schemaVersion ? found : undefined;
-        const from = snapshot?.version ?? 0;
-        return { ...(snapshot ? { snapshot } : {}), events: (logs.get(streamId) ?? []).slice(from, from + limit) };
+        const events = readFrom(streamId, (snapshot?.version ?? 0) + 1, limit);
+        return snapshot ? { snapshot, events } : { events };
       });
-    },
-
-    async streamVersion(streamId) {
-      return logs.get(streamId)?.length ?? 0;
-    },
-
-    async readSnapshot(streamId, entityType) {
-      return snapshots.get(snapshotKey(streamId, entityType));
     },
 
     async writeSnapshot(streamId, entityType, snapshot) {
@@ -166,12 +143,12 @@ export function memoryStore(): Store {
 
     async nextDueAt(after) {
       const times = pending()
-        .map((row) => Math.max(row.dueAt, row.leaseUntil))
+        .map(claimableAt)
         .filter((at) => at > after);
       return times.length === 0 ? undefined : Math.min(...times);
     },
 
-    async outboxStats(now): Promise<OutboxStats> {
+    async outboxStats(now) {
       return outboxStats([...outbox.values()], now);
     },
   };

@@ -1,8 +1,9 @@
 /**
- * The outbox's delivery rules in one place, for the in-memory store and as the specification the
- * SQL stores implement in their queries (the contract suite checks that they agree).
+ * The outbox's rules in one place: for the in-memory store, and as the specification the SQL stores
+ * implement in their queries (the contract suite checks that they agree); and the one mapping from a
+ * stored row to a record that both SQL stores use.
  */
-import type { OutboxRecord, OutboxStats } from './port.js';
+import type { OutboxRecord, OutboxStats } from './port/index.js';
 
 interface Leased {
   readonly leaseUntil: number;
@@ -28,6 +29,11 @@ export function isHeldBack(row: OutboxRecord, pending: readonly OutboxRecord[]):
   );
 }
 
+/** When a row next becomes claimable: its due time, or the end of its lease. */
+export function claimableAt(row: Leased & { readonly dueAt: number }): number {
+  return Math.max(row.dueAt, row.leaseUntil);
+}
+
 export function outboxStats(rows: readonly (OutboxRecord & Leased)[], now: number): OutboxStats {
   let depth = 0;
   let inFlight = 0;
@@ -46,4 +52,26 @@ export function outboxStats(rows: readonly (OutboxRecord & Leased)[], now: numbe
     }
   }
   return { depth, inFlight, retrying, deadLetters, pendingTimers };
+}
+
+/**
+ * An outbox row as a SQL store reads it, its columns named as the record's fields: ids and flags
+ * in the driver's types, absent optional fields as `null`.
+ */
+export type OutboxRow = Omit<OutboxRecord, 'id' | 'timer' | 'targetId' | 'timerKey'> & {
+  readonly id: number | string;
+  readonly timer: boolean | number;
+  readonly targetId: string | null;
+  readonly timerKey: string | null;
+};
+
+/** The record of a stored row, the same shape from every store. */
+export function outboxRecord({ id, timer, targetId, timerKey, ...rest }: OutboxRow): OutboxRecord {
+  return {
+    ...rest,
+    id: String(id),
+    timer: Boolean(timer),
+    ...(targetId === null ? {} : { targetId }),
+    ...(timerKey === null ? {} : { timerKey }),
+  };
 }

@@ -9,11 +9,19 @@
  *   .then([{ type: 'Increased', amount: 1 }]);
  */
 import assert from 'node:assert/strict';
-import { applyEvent, decide, decodeFrozen, entitySelf, initialState, type Outcome, type Registry } from '../decide.js';
-import type { EffectCall, EntityDefinition } from '../definition.js';
-import { defaultRetryPolicy } from '../effect.js';
+import {
+  applyEvent,
+  decide,
+  decodeFrozen,
+  entitySelf,
+  initialState,
+  type Outcome,
+  type Registrations,
+} from '../core/decide.js';
+import { encodeJson } from '../core/json.js';
+import type { EffectCall, EntityDefinition } from '../define/entity.js';
 import { isPachydermError } from '../errors.js';
-import { encodeJson } from '../json.js';
+import { defaultRetryPolicy } from '../outbox/retry-policy.js';
 
 export type { TestClock } from '../clock.js';
 export { createTestClock } from '../clock.js';
@@ -107,7 +115,7 @@ export function given<S, M, E, R>(
 }
 
 /** A definition is specified on its own: every effect and every target type is accepted. */
-const anything: Registry = {
+const anything: Registrations = {
   effect: (name) => ({
     kind: 'effect',
     name,

@@ -1,17 +1,18 @@
 import pg from 'pg';
-import { StoreLifecycle } from '../lifecycle.js';
+import { ConfigurationError } from '../../errors.js';
+import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
 import type {
   AppendResult,
   CommitRequest,
-  LogRequest,
-  OutboxRecord,
+  LogStart,
   OutboxStats,
   Store,
   StoredEvent,
   StoredSnapshot,
   StreamAppend,
-} from '../port.js';
-import { migrate } from './migrations.js';
+} from '../port/index.js';
+import { SharedLifecycle } from '../shared-lifecycle.js';
+import { migrate } from './schema.js';
 import { statements } from './statements.js';
 
 export type PostgresStoreOptions = (
@@ -39,41 +40,46 @@ export type PostgresStoreOptions = (
  * const store = postgresStore({ connectionString: process.env.DATABASE_URL, schema: 'app' });
  */
 export function postgresStore(options: PostgresStoreOptions): Store {
-  const schema = options.schema ?? 'pachyderm';
+  const schema = options?.schema ?? 'pachyderm';
   if (typeof schema !== 'string' || schema.length === 0 || Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
-    throw new TypeError('postgresStore: schema must be a name of 1 to 63 bytes');
+    throw new ConfigurationError('postgresStore: schema must be a name of 1 to 63 bytes');
+  }
+  const ownsPool = !('pool' in options);
+  if (!ownsPool && typeof options.pool?.connect !== 'function') {
+    throw new ConfigurationError('postgresStore: pool must be a pg.Pool');
+  }
+  if (ownsPool) {
+    if (typeof options.connectionString !== 'string') {
+      throw new ConfigurationError('postgresStore: connectionString or pool is required');
+    }
+    const size = options.poolSize ?? 10;
+    if (!Number.isInteger(size) || size < 1) throw new ConfigurationError('postgresStore: poolSize must be >= 1');
   }
   const quotedSchema = `"${schema.replaceAll('"', '""')}"`;
   const sql = statements(schema, quotedSchema);
-  const ownsPool = !('pool' in options);
-  let pool: pg.Pool | undefined;
 
-  const lifecycle = new StoreLifecycle(
+  const lifecycle = new SharedLifecycle(
+    'postgres',
     async () => {
-      const next = 'pool' in options ? options.pool : createPool(options.connectionString, options.poolSize ?? 10);
+      const pool = 'pool' in options ? options.pool : createPool(options.connectionString, options.poolSize ?? 10);
       try {
-        const client = await next.connect();
+        const client = await pool.connect();
         try {
           await migrate(client, schema, quotedSchema);
         } finally {
           client.release();
         }
       } catch (error) {
-        if (ownsPool) await next.end().catch(() => {});
+        if (ownsPool) await pool.end().catch(() => {});
         throw error;
       }
-      pool = next;
+      return pool;
     },
-    async () => {
-      const current = pool;
-      pool = undefined;
-      if (current && ownsPool) await current.end();
+    async (pool) => {
+      if (ownsPool) await pool.end();
     },
   );
-  const open = (): pg.Pool => {
-    if (!pool) throw new Error('The PostgreSQL store is not open');
-    return pool;
-  };
+  const query = <R extends pg.QueryResultRow>(config: pg.QueryConfig) => lifecycle.resource.query<R>(config);
 
   return {
     kind: 'postgres',
@@ -81,17 +87,10 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     retain: () => lifecycle.retain(),
     release: () => lifecycle.release(),
 
-    async commit(request: CommitRequest): Promise<readonly AppendResult[]> {
-      return commitBatch(open(), request);
-    },
-
-    async readStream(streamId, fromVersion, limit) {
-      const { rows } = await open().query<StoredEvent>({ ...sql.readStream, values: [streamId, fromVersion, limit] });
-      return rows;
-    },
+    commit: (request) => commitBatch(request),
 
     async readStreams(requests, limit) {
-      const { rows } = await open().query<StoredEvent & { index: number }>({
+      const { rows } = await query<StoredEvent & { index: number }>({
         ...sql.readStreams,
         values: [requests.map((r) => r.streamId), requests.map((r) => r.fromVersion), limit],
       });
@@ -101,7 +100,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     },
 
     async readLogs(requests, limit) {
-      const { rows } = await open().query<{
+      const { rows } = await query<{
         index: number;
         snapshotVersion: number | null;
         state: string | null;
@@ -121,96 +120,82 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       for (const row of rows) {
         const start = starts[row.index - 1] as { snapshot?: StoredSnapshot; events: StoredEvent[] };
         if (row.snapshotVersion !== null && !start.snapshot) {
-          const schemaVersion = (requests[row.index - 1] as LogRequest).schemaVersion;
+          const schemaVersion = requests[row.index - 1]?.schemaVersion as string;
           start.snapshot = { schemaVersion, version: row.snapshotVersion, state: row.state as string };
         }
         if (row.version !== null) {
           start.events.push({ version: row.version, data: row.data as string, recordedAt: row.recordedAt as number });
         }
       }
-      return starts;
-    },
-
-    async streamVersion(streamId) {
-      const { rows } = await open().query<{ version: number }>({ ...sql.streamVersion, values: [streamId] });
-      return rows[0]?.version ?? 0;
-    },
-
-    async readSnapshot(streamId, entityType) {
-      const { rows } = await open().query<StoredSnapshot>({ ...sql.readSnapshot, values: [streamId, entityType] });
-      return rows[0];
+      return starts satisfies LogStart[];
     },
 
     async writeSnapshot(streamId, entityType, snapshot) {
-      await open().query({
+      await query({
         ...sql.writeSnapshot,
         values: [streamId, entityType, snapshot.schemaVersion, snapshot.version, snapshot.state],
       });
     },
 
     async claimOutbox({ owner, now, leaseMs, limit }) {
-      const { rows } = await open().query<OutboxRow>({
-        ...sql.claimOutbox,
-        values: [Math.floor(now), limit, owner, Math.ceil(leaseMs)],
-      });
-      return rows.map(toRecord).sort((a, b) => Number(a.id) - Number(b.id));
+      const { rows } = await query<OutboxRow>({ ...sql.claimOutbox, values: [now, limit, owner, leaseMs] });
+      return rows.map(outboxRecord).sort((a, b) => Number(a.id) - Number(b.id));
     },
 
     async settleOutbox(id, owner, outcome) {
-      if ('done' in outcome) await open().query({ ...sql.settleDone, values: [id, owner] });
-      else if ('dead' in outcome) await open().query({ ...sql.settleDead, values: [id, owner, outcome.error] });
-      else await open().query({ ...sql.settleRetry, values: [id, owner, Math.ceil(outcome.retryAt), outcome.error] });
+      const { done, retry, dead } = sql.settleOutbox;
+      if ('done' in outcome) await query({ ...done, values: [id, owner] });
+      else if ('dead' in outcome) await query({ ...dead, values: [id, owner, outcome.error] });
+      else await query({ ...retry, values: [id, owner, outcome.retryAt, outcome.error] });
     },
 
     async deadLetters(limit) {
-      const { rows } = await open().query<OutboxRow>({ ...sql.deadLetters, values: [limit] });
-      return rows.map(toRecord);
+      const { rows } = await query<OutboxRow>({ ...sql.deadLetters, values: [limit] });
+      return rows.map(outboxRecord);
     },
 
     async retryDeadLetter(id, now) {
       if (!/^\d+$/.test(id)) return false;
-      const result = await open().query({ ...sql.retryDeadLetter, values: [id, Math.floor(now)] });
+      const result = await query({ ...sql.retryDeadLetter, values: [id, now] });
       return (result.rowCount ?? 0) > 0;
     },
 
     async nextDueAt(after) {
-      const { rows } = await open().query<{ at: number | null }>({ ...sql.nextDueAt, values: [Math.floor(after)] });
+      const { rows } = await query<{ at: number | null }>({ ...sql.nextDueAt, values: [after] });
       return rows[0]?.at ?? undefined;
     },
 
     async outboxStats(now) {
-      const { rows } = await open().query<OutboxStats>({ ...sql.outboxStats, values: [Math.floor(now)] });
+      const { rows } = await query<OutboxStats>({ ...sql.outboxStats, values: [now] });
       return rows[0] as OutboxStats;
     },
   };
 
   /**
-   * Commits a batch with one statement. Appends go in stream-id order, so two processes committing
-   * batches that share streams lock their rows in the same order and cannot deadlock.
+   * Commits a batch with one statement, applying the appends in the order given. The runtime gives
+   * them in stream-id order, so two processes committing batches that share streams lock their
+   * rows in the same order and cannot deadlock.
    */
-  async function commitBatch(pool: pg.Pool, request: CommitRequest): Promise<AppendResult[]> {
+  async function commitBatch(request: CommitRequest): Promise<AppendResult[]> {
     const { appends } = request;
-    const order = appends.map((_, i) => i).sort((a, b) => compareIds(appends[a]?.streamId, appends[b]?.streamId));
-    const sorted = order.map((i) => appends[i] as StreamAppend);
-    const hasExtras = sorted.some((a) => a.outbox?.length || a.cancelTimers?.length);
-    const { rows } = await pool.query<{ index: number; outcome: 'ok' | 'conflict' | 'duplicate'; version: number }>({
-      ...sql.commitBatch,
+    const hasExtras = appends.some((a) => a.outbox?.length || a.cancelTimers?.length);
+    const { rows } = await query<{ index: number; outcome: 'ok' | 'conflict' | 'duplicate'; version: number }>({
+      ...sql.commit,
       values: [
-        sorted.map((a) => a.streamId),
-        sorted.map((a) => a.expectedVersion),
-        sorted.map((a) => a.events.length),
-        sorted.flatMap((a) => a.events),
+        appends.map((a) => a.streamId),
+        appends.map((a) => a.expectedVersion),
+        appends.map((a) => a.events.length),
+        appends.flatMap((a) => a.events),
         request.recordedAt,
-        sorted.map((a) => a.messageId ?? null),
-        sorted.map((a) => a.entityType ?? ''),
-        hasExtras ? JSON.stringify(sorted.map(extrasOf)) : null,
+        appends.map((a) => a.messageId ?? null),
+        appends.map((a) => a.entityType),
+        hasExtras ? JSON.stringify(appends.map(extrasOf)) : null,
       ],
     });
     const results: AppendResult[] = new Array(appends.length);
     for (const row of rows) {
-      const position = order[row.index - 1] as number;
-      const append = appends[position] as StreamAppend;
-      results[position] =
+      const append = appends[row.index - 1] as StreamAppend;
+      results[row.index - 1] =
         row.outcome === 'ok'
           ? { ok: true, version: row.version }
           : row.outcome === 'duplicate'
@@ -221,34 +206,23 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   }
 }
 
-/** An append's timers to remove and outbox rows to insert, as the JSON that `commit_batch` reads. */
+/** An append's timers to delete and outbox rows to insert, as the JSON that `commit_batch` reads. */
 function extrasOf(append: StreamAppend): object | null {
   if (!append.outbox?.length && !append.cancelTimers?.length) return null;
-  const timers = (append.cancelTimers ?? []).map(({ targetId, key }) => ({ target_id: targetId, key }));
-  const outbox = (append.outbox ?? []).map((w) => ({
-    kind: w.kind,
-    name: w.name,
-    target_id: w.targetId ?? null,
-    payload: w.payload,
-    idempotency_key: w.idempotencyKey,
-    // Times are whole milliseconds in PostgreSQL.
-    due_at: Math.ceil(w.dueAt),
-    timer: w.timer,
-    timer_key: w.timerKey ?? null,
-    order_key: w.orderKey,
-    source_version: w.sourceVersion,
-  }));
-  return { timers, outbox };
-}
-
-type OutboxRow = Omit<OutboxRecord, 'targetId' | 'timerKey'> & { targetId: string | null; timerKey: string | null };
-
-/** Drops the absent optional fields, so every store returns the same shape. */
-function toRecord({ targetId, timerKey, ...rest }: OutboxRow): OutboxRecord {
   return {
-    ...rest,
-    ...(targetId === null ? {} : { targetId }),
-    ...(timerKey === null ? {} : { timerKey }),
+    timers: (append.cancelTimers ?? []).map(({ targetId, key }) => ({ target_id: targetId, key })),
+    outbox: (append.outbox ?? []).map((w) => ({
+      kind: w.kind,
+      name: w.name,
+      target_id: w.targetId ?? null,
+      payload: w.payload,
+      idempotency_key: w.idempotencyKey,
+      due_at: w.dueAt,
+      timer: w.timer,
+      timer_key: w.timerKey ?? null,
+      order_key: w.orderKey,
+      source_version: w.sourceVersion,
+    })),
   };
 }
 
@@ -257,8 +231,4 @@ function createPool(connectionString: string, max: number): pg.Pool {
   // An idle connection that the server drops must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;
-}
-
-function compareIds(a = '', b = ''): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

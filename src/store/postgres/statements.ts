@@ -1,18 +1,19 @@
 /**
- * Every SQL statement the PostgreSQL store runs, built once per schema. Named statements are
- * prepared once per connection by `pg`.
+ * Every SQL statement the PostgreSQL store runs, built once per schema and keyed by the port method
+ * it serves. Named statements are prepared once per connection by `pg`.
  */
 export function statements(schema: string, quotedSchema: string) {
   const s = quotedSchema;
   const prefix = `pachyderm_${fnv1a(schema)}`;
+  /** An outbox row's columns, named as the record's fields (see `outboxRecord`). */
   const columns = (t: string) => `${t}.id::text AS id, ${t}.kind, ${t}.name, ${t}.target_id AS "targetId",
     ${t}.payload, ${t}.idempotency_key AS "idempotencyKey", ${t}.due_at::float8 AS "dueAt", ${t}.timer,
     ${t}.timer_key AS "timerKey", ${t}.order_key AS "orderKey", ${t}.source_type AS "sourceType",
     ${t}.source_id AS "sourceId", ${t}.source_version AS "sourceVersion", ${t}.attempts,
     ${t}.last_error AS "lastError", ${t}.status`;
   return {
-    /** A group commit, in one round trip: see the \`commit_batch\` function in migrations.ts. */
-    commitBatch: {
+    /** A group commit, in one round trip: see commit-batch.ts. */
+    commit: {
       name: `${prefix}_commit_batch`,
       text: `
         SELECT r_index AS "index", r_outcome AS outcome, r_version AS version
@@ -35,19 +36,21 @@ export function statements(schema: string, quotedSchema: string) {
         FROM c WHERE x.id = c.id
         RETURNING ${columns('x')}`,
     },
-    settleDone: {
-      name: `${prefix}_settle_done`,
-      text: `DELETE FROM ${s}.outbox WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-    },
-    settleRetry: {
-      name: `${prefix}_settle_retry`,
-      text: `UPDATE ${s}.outbox SET due_at = $3, last_error = $4, lease_owner = NULL, lease_until = 0
-        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-    },
-    settleDead: {
-      name: `${prefix}_settle_dead`,
-      text: `UPDATE ${s}.outbox SET status = 'dead', last_error = $3, lease_owner = NULL, lease_until = 0
-        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+    settleOutbox: {
+      done: {
+        name: `${prefix}_settle_done`,
+        text: `DELETE FROM ${s}.outbox WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+      },
+      retry: {
+        name: `${prefix}_settle_retry`,
+        text: `UPDATE ${s}.outbox SET due_at = $3, last_error = $4, lease_owner = NULL, lease_until = 0
+          WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+      },
+      dead: {
+        name: `${prefix}_settle_dead`,
+        text: `UPDATE ${s}.outbox SET status = 'dead', last_error = $3, lease_owner = NULL, lease_until = 0
+          WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+      },
     },
     deadLetters: {
       name: `${prefix}_dead_letters`,
@@ -73,16 +76,6 @@ export function statements(schema: string, quotedSchema: string) {
           count(*) FILTER (WHERE status = 'dead')::int AS "deadLetters",
           count(*) FILTER (WHERE status = 'pending' AND timer AND attempts = 0 AND due_at > $1)::int AS "pendingTimers"
         FROM ${s}.outbox`,
-    },
-    streamVersion: {
-      name: `${prefix}_stream_version`,
-      text: `SELECT version FROM ${s}.streams WHERE id = $1`,
-    },
-    readStream: {
-      name: `${prefix}_read_stream`,
-      text: `
-        SELECT version, data, round(extract(epoch FROM recorded_at) * 1000)::float8 AS "recordedAt"
-        FROM ${s}.events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
     },
     /** Catch-ups of many entities in one round trip: the events of each log from its own version. */
     readStreams: {
@@ -117,12 +110,6 @@ export function statements(schema: string, quotedSchema: string) {
           ORDER BY ev.version LIMIT $4
         ) e ON true
         ORDER BY s.idx, e.version`,
-    },
-    readSnapshot: {
-      name: `${prefix}_read_snapshot`,
-      text: `
-        SELECT schema_version AS "schemaVersion", version, state
-        FROM ${s}.snapshots WHERE stream_id = $1 AND entity_type = $2`,
     },
     writeSnapshot: {
       name: `${prefix}_write_snapshot`,

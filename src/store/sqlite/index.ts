@@ -1,8 +1,19 @@
 import Database from 'better-sqlite3';
-import { StoreLifecycle } from '../lifecycle.js';
-import type { AppendResult, CommitRequest, Store, StoredEvent, StoredSnapshot } from '../port.js';
-import { sqliteMigrations } from './migrations.js';
-import { prepareOutbox } from './outbox.js';
+import { ConfigurationError } from '../../errors.js';
+import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
+import type {
+  AppendResult,
+  ClaimRequest,
+  CommitRequest,
+  OutboxStats,
+  Store,
+  StoredEvent,
+  StoredSnapshot,
+  StreamAppend,
+} from '../port/index.js';
+import { SharedLifecycle } from '../shared-lifecycle.js';
+import { migrate } from './schema.js';
+import { statements } from './statements.js';
 
 export interface SqliteStoreOptions {
   /** The database file; created when missing (its directory must exist). */
@@ -24,150 +35,143 @@ export interface SqliteStoreOptions {
  * const store = sqliteStore({ filename: 'pachyderm.db' });
  */
 export function sqliteStore(options: SqliteStoreOptions): Store {
+  if (typeof options?.filename !== 'string' || options.filename.length === 0) {
+    throw new ConfigurationError('sqliteStore: filename must be a non-empty string');
+  }
   const synchronous = options.synchronous ?? 'FULL';
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
-    throw new TypeError(`sqliteStore: synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
+    throw new ConfigurationError(`sqliteStore: synchronous must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
   }
-  let connection: Connection | undefined;
-  const lifecycle = new StoreLifecycle(
-    async () => {
-      connection = openConnection(options.filename, synchronous, options.busyTimeoutMs ?? 5000);
-    },
-    async () => {
-      connection?.db.close();
-      connection = undefined;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new ConfigurationError('sqliteStore: busyTimeoutMs must be an integer >= 0');
+  }
+  const lifecycle = new SharedLifecycle(
+    'sqlite',
+    async () => connect(options.filename, synchronous, busyTimeoutMs),
+    async (connection) => {
+      connection.db.close();
     },
   );
-  const db = (): Connection => {
-    if (!connection) throw new Error('The SQLite store is not open');
-    return connection;
-  };
+  const sql = () => lifecycle.resource.sql;
 
   return {
     kind: 'sqlite',
     open: () => lifecycle.open(),
     retain: () => lifecycle.retain(),
     release: () => lifecycle.release(),
+
     async commit(request) {
-      return db().commit(request);
-    },
-    async readStream(streamId, fromVersion, limit) {
-      return db().readStream.all(streamId, fromVersion, limit) as StoredEvent[];
+      return lifecycle.resource.commit(request);
     },
     async readStreams(requests, limit) {
-      const { readStream } = db();
-      return requests.map(({ streamId, fromVersion }) => readStream.all(streamId, fromVersion, limit) as StoredEvent[]);
+      const read = sql().readStreams;
+      return requests.map(({ streamId, fromVersion }) => read.all(streamId, fromVersion, limit) as StoredEvent[]);
     },
     async readLogs(requests, limit) {
-      const { readSnapshot, readStream } = db();
+      const { snapshot: readSnapshot, events: readEvents } = sql().readLogs;
       return requests.map(({ streamId, entityType, schemaVersion }) => {
         const found = readSnapshot.get(streamId, entityType) as StoredSnapshot | undefined;
         const snapshot = found?.schemaVersion === schemaVersion ? found : undefined;
-        const events = readStream.all(streamId, (snapshot?.version ?? 0) + 1, limit) as StoredEvent[];
+        const events = readEvents.all(streamId, (snapshot?.version ?? 0) + 1, limit) as StoredEvent[];
         return snapshot ? { snapshot, events } : { events };
       });
     },
-
-    async streamVersion(streamId) {
-      return db().streamVersion.get(streamId) as number;
-    },
-    async readSnapshot(streamId, entityType) {
-      return db().readSnapshot.get(streamId, entityType) as StoredSnapshot | undefined;
-    },
     async writeSnapshot(streamId, entityType, snapshot) {
-      db().writeSnapshot.run(streamId, entityType, snapshot.schemaVersion, snapshot.version, snapshot.state);
+      sql().writeSnapshot.run(streamId, entityType, snapshot.schemaVersion, snapshot.version, snapshot.state);
     },
     async claimOutbox(request) {
-      return db().outbox.claim(request);
+      return lifecycle.resource.claim(request);
     },
     async settleOutbox(id, owner, outcome) {
-      db().outbox.settle(id, owner, outcome);
+      const { done, retry, dead } = sql().settleOutbox;
+      if ('done' in outcome) done.run(Number(id), owner);
+      else if ('dead' in outcome) dead.run(outcome.error, Number(id), owner);
+      else retry.run(outcome.retryAt, outcome.error, Number(id), owner);
     },
     async deadLetters(limit) {
-      return db().outbox.deadLetters(limit);
+      return (sql().deadLetters.all(limit) as OutboxRow[]).map(outboxRecord);
     },
     async retryDeadLetter(id, now) {
-      return db().outbox.retryDeadLetter(id, now);
+      return sql().retryDeadLetter.run(now, Number(id)).changes > 0;
     },
     async nextDueAt(after) {
-      return db().outbox.nextDueAt(after);
+      return (sql().nextDueAt.get(after) as { at: number | null }).at ?? undefined;
     },
     async outboxStats(now) {
-      return db().outbox.stats(now);
+      return sql().outboxStats.get({ now }) as OutboxStats;
     },
   };
 }
 
-type Connection = ReturnType<typeof openConnection>;
-
-function openConnection(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs: number) {
+/** Opens the file, applies migrations, prepares the statements and the two transactions. */
+function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs: number) {
   const db = new Database(filename, { timeout: busyTimeoutMs });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db);
-    return prepare(db);
+    const sql = prepare(db, statements);
+    const commit = db.transaction((request: CommitRequest) => request.appends.map((a) => append(sql, a, request)));
+    const claim = db.transaction(({ owner, now, leaseMs, limit }: ClaimRequest) => {
+      const rows = sql.claimOutbox.eligible.all({ now, limit }) as OutboxRow[];
+      for (const row of rows) sql.claimOutbox.lease.run(owner, now + leaseMs, row.id);
+      return rows.map((row) => outboxRecord({ ...row, attempts: row.attempts + 1 }));
+    });
+    return {
+      db,
+      sql,
+      // IMMEDIATE: take the write lock at the start, so the version read inside is exact.
+      commit: (request: CommitRequest) => commit.immediate(request),
+      claim: (request: ClaimRequest) => claim.immediate(request),
+    };
   } catch (error) {
     db.close();
     throw error;
   }
 }
 
-/** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */
-function migrate(db: Database.Database): void {
-  const apply = db.transaction(() => {
-    const applied = db.pragma('user_version', { simple: true }) as number;
-    for (let i = applied; i < sqliteMigrations.length; i++) db.exec(sqliteMigrations[i] as string);
-    if (applied < sqliteMigrations.length) db.pragma(`user_version = ${sqliteMigrations.length}`);
-  });
-  apply.immediate();
+/** The statements, prepared: the same tree, every SQL text replaced by its prepared statement. */
+type Prepared<T> = { readonly [K in keyof T]: T[K] extends string ? Database.Statement : Prepared<T[K]> };
+type Statements = Prepared<typeof statements>;
+
+function prepare<T extends object>(db: Database.Database, tree: T): Prepared<T> {
+  const entries = Object.entries(tree).map(([key, value]) => [
+    key,
+    typeof value === 'string' ? db.prepare(value) : prepare(db, value as object),
+  ]);
+  return Object.fromEntries(entries) as Prepared<T>;
 }
 
-function prepare(db: Database.Database) {
-  const streamVersion = db
-    .prepare('SELECT coalesce(max(version), 0) FROM pachyderm_events WHERE stream_id = ?')
-    .pluck();
-  const insertEvent = db.prepare(
-    'INSERT INTO pachyderm_events (stream_id, version, data, recorded_at) VALUES (?, ?, ?, ?)',
-  );
-  const readStream = db.prepare(
-    `SELECT version, data, recorded_at AS recordedAt FROM pachyderm_events
-     WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,
-  );
-  const readSnapshot = db.prepare(
-    `SELECT schema_version AS schemaVersion, version, state FROM pachyderm_snapshots
-     WHERE stream_id = ? AND entity_type = ?`,
-  );
-  const writeSnapshot = db.prepare(
-    `INSERT INTO pachyderm_snapshots (stream_id, entity_type, schema_version, version, state)
-     VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (stream_id, entity_type) DO UPDATE
-       SET schema_version = excluded.schema_version, version = excluded.version, state = excluded.state
-       WHERE excluded.version > pachyderm_snapshots.version
-          OR excluded.schema_version <> pachyderm_snapshots.schema_version`,
-  );
-  const outbox = prepareOutbox(db);
-  // SQLite runs one write transaction at a time, so reading the version inside it is exact.
-  const commitTransaction = db.transaction((request: CommitRequest): AppendResult[] =>
-    request.appends.map((append) => {
-      const actual = streamVersion.get(append.streamId) as number;
-      if (actual !== append.expectedVersion) {
-        return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: actual } };
-      }
-      if (outbox.isDuplicate(append)) return { ok: false, duplicate: true };
-      let version = actual;
-      for (const data of append.events) insertEvent.run(append.streamId, ++version, data, request.recordedAt);
-      outbox.write(append);
-      return { ok: true, version };
-    }),
-  );
-  return {
-    db,
-    outbox,
-    streamVersion,
-    readStream,
-    readSnapshot,
-    writeSnapshot,
-    commit: (request: CommitRequest) => commitTransaction.immediate(request),
-  };
+/** One append, inside the commit's transaction: SQLite runs one writer at a time. */
+function append(sql: Statements, append: StreamAppend, request: CommitRequest): AppendResult {
+  const { commit } = sql;
+  const actual = (commit.streamVersion.get(append.streamId) as { version: number }).version;
+  if (actual !== append.expectedVersion) {
+    return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: actual } };
+  }
+  if (append.messageId !== undefined) {
+    if (commit.isProcessed.get(append.streamId, append.messageId) !== undefined) return { ok: false, duplicate: true };
+    commit.markProcessed.run(append.streamId, append.messageId);
+  }
+  let version = actual;
+  for (const data of append.events) commit.insertEvent.run(append.streamId, ++version, data, request.recordedAt);
+  for (const { targetId, key } of append.cancelTimers ?? []) commit.cancelTimer.run(targetId, key);
+  for (const write of append.outbox ?? []) {
+    commit.insertOutbox.run({
+      kind: write.kind,
+      name: write.name,
+      targetId: write.targetId ?? null,
+      payload: write.payload,
+      idempotencyKey: write.idempotencyKey,
+      dueAt: write.dueAt,
+      timer: write.timer ? 1 : 0,
+      timerKey: write.timerKey ?? null,
+      orderKey: write.orderKey,
+      sourceType: append.entityType,
+      sourceId: append.streamId,
+      sourceVersion: write.sourceVersion,
+    });
+  }
+  return { ok: true, version };
 }

@@ -1,0 +1,57 @@
+/**
+ * The pure step for a mailbox batch: the messages waiting for one entity are decided back to
+ * back, each on the state the ones before it lead to, and all their events go into one append.
+ * A message that is rejected or whose code throws affects only its own caller.
+ */
+import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
+import { addToPlan, type CommitPlan, emptyPlan } from './commit-plan.js';
+import { decide, type Registrations } from './decide.js';
+import type { Loaded } from './fold.js';
+
+/** What one message of the batch gets, once the batch's append is committed. */
+export type BatchAnswer =
+  | { readonly ok: true; readonly state: unknown; readonly version: number }
+  | { readonly ok: false; readonly error: unknown }
+  | { readonly fault: unknown };
+
+export interface BatchDecision {
+  readonly answers: BatchAnswer[];
+  /** Every accepted message's events, in order: one append. */
+  readonly events: string[];
+  readonly plan: CommitPlan;
+  /** The state and version after all of them. */
+  readonly after: Loaded<unknown>;
+}
+
+/** @param now the commit's time, for timers */
+export function decideBatch(
+  definition: EntityDefinition,
+  ref: EntityRef,
+  self: EntitySelf,
+  start: Loaded<unknown>,
+  messages: readonly unknown[],
+  registrations: Registrations,
+  now: number,
+): BatchDecision {
+  const answers: BatchAnswer[] = [];
+  const events: string[] = [];
+  const plan = emptyPlan();
+  let { state, version } = start;
+  for (const message of messages) {
+    try {
+      const outcome = decide(definition, state, message, registrations, self);
+      if (outcome.kind === 'rejected') {
+        answers.push({ ok: false, error: outcome.reason });
+        continue;
+      }
+      state = outcome.state;
+      version += outcome.encodedEvents.length;
+      for (const event of outcome.encodedEvents) events.push(event);
+      addToPlan(plan, ref, outcome.effects, version, now);
+      answers.push({ ok: true, state, version });
+    } catch (fault) {
+      answers.push({ fault });
+    }
+  }
+  return { answers, events, plan, after: { state, version } };
+}

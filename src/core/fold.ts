@@ -1,0 +1,34 @@
+/**
+ * Replay, the pure part: the state an entity starts from (its snapshot, or `init`) and the fold of
+ * stored events into it. Each event is decoded and frozen, as `update` sees it on the live path.
+ */
+import type { EntityDefinition } from '../define/entity.js';
+import type { StoredEvent, StoredSnapshot } from '../store/port/index.js';
+import { applyEvent, decodeFrozen, initialState } from './decide.js';
+
+/** An entity's state at a version of its log. */
+export interface Loaded<S> {
+  readonly state: S;
+  readonly version: number;
+}
+
+/** The state before the events of a log: the usable snapshot's, or the first state. */
+export function startOf<S>(definition: EntityDefinition<string, S>, snapshot: StoredSnapshot | undefined): Loaded<S> {
+  return snapshot
+    ? { state: decodeFrozen<S>(snapshot.state), version: snapshot.version }
+    : { state: initialState(definition), version: 0 };
+}
+
+/** Folds stored events, in order, into a state. */
+export function fold<S>(
+  definition: EntityDefinition<string, S>,
+  start: Loaded<S>,
+  events: readonly StoredEvent[],
+): Loaded<S> {
+  let { state, version } = start;
+  for (const stored of events) {
+    state = applyEvent(definition, state, decodeFrozen(stored.data));
+    version = stored.version;
+  }
+  return { state, version };
+}

@@ -1,0 +1,230 @@
+/**
+ * Delivers the outbox, at least once: at-least-once effects, messages to entities and timers. One
+ * deliverer per system; several systems (processes) share an outbox through leases, so a row is
+ * delivered by one of them at a time, and a row leased by a process that died is taken over when
+ * its lease expires. (At-most-once effects run in process: see runtime/at-most-once-effects.ts.)
+ */
+import type { CancelTimer, Clock } from '../clock.js';
+import { decodeJson } from '../core/json.js';
+import type { AppContext, EffectDefinition } from '../define/effect.js';
+import { messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Outbox, OutboxOutcome, OutboxRecord } from '../store/port/index.js';
+import { type RetryPolicy, retryDelay } from './retry-policy.js';
+
+/** The outbox as the deliverer uses it: the store's outbox part, failures reported as `STORE_UNAVAILABLE`. */
+type OutboxStore = Pick<Outbox, 'claimOutbox' | 'settleOutbox' | 'nextDueAt'>;
+
+/** What the target entity answered a delivered message. */
+export type DeliveryResult = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
+
+export interface DelivererOptions {
+  readonly store: OutboxStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Identifies this process's leases. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly batchSize: number;
+  effect(name: string): EffectDefinition | undefined;
+  readonly context: AppContext;
+  /** Retries of messages to entities. */
+  readonly messageRetry: RetryPolicy;
+  /** Hands a message to the target entity of this system; undefined when it serves no such type. */
+  deliver(type: string, id: string, message: unknown, messageId: string): Promise<DeliveryResult> | undefined;
+}
+
+/** What this process did since it started. */
+export interface DeliveryCounters {
+  delivered: number;
+  retried: number;
+  deadLettered: number;
+}
+
+export class AtLeastOnceDeliverer {
+  readonly counters: DeliveryCounters = { delivered: 0, retried: 0, deadLettered: 0 };
+  #cancelWake: CancelTimer | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  /** Why the last pass failed, while the store is unavailable. */
+  #failure: unknown;
+
+  constructor(private readonly options: DelivererOptions) {}
+
+  /** Delivers what is due now, then keeps polling. */
+  start(): void {
+    this.kick();
+  }
+
+  /** Looks at the outbox as soon as possible (after a commit that wrote to it). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#cancelWake?.();
+    this.#cancelWake = undefined;
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      // A kick that came while the loop was finishing must not be lost.
+      if (this.#again) this.kick();
+    });
+  }
+
+  /**
+   * Resolves once a pass finds nothing due now (passes run until then); rejects with the store's
+   * error when the outbox cannot be read.
+   */
+  async settle(): Promise<void> {
+    this.kick();
+    while (this.#running) await this.#running;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Stops polling and waits for deliveries under way. Rows not delivered stay in the outbox. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#cancelWake?.();
+    this.#cancelWake = undefined;
+    await this.#running;
+  }
+
+  /** Runs passes until nothing is due now, then arms a wake-up at the next due time (at most a poll interval away). */
+  async #loop(): Promise<void> {
+    const { store, clock, logger, pollIntervalMs } = this.options;
+    for (;;) {
+      // Delivering rows can make later rows of the same order key eligible: go on until a pass
+      // claims nothing.
+      let passAt: number;
+      let claimedAny: boolean;
+      do {
+        this.#again = false;
+        passAt = clock.now();
+        try {
+          claimedAny = await this.#pass(passAt);
+          if (this.#failure) logger.info('outbox delivery resumed', {});
+          this.#failure = undefined;
+        } catch (error) {
+          if (!this.#failure) logger.warn('outbox unavailable; delivery will try again', { error });
+          this.#failure = error;
+          claimedAny = false;
+        }
+      } while (!this.#stopped && (this.#again || claimedAny));
+      if (this.#stopped) return;
+      let wakeAt = clock.now() + pollIntervalMs;
+      if (!this.#failure) {
+        // Rows due at `passAt` and not claimed are held back or leased elsewhere: look past them.
+        const due = await store.nextDueAt(passAt).catch(() => undefined);
+        if (due !== undefined) wakeAt = Math.min(wakeAt, due);
+      }
+      if (this.#stopped) return;
+      // Time moved on while we looked (a test clock advanced, or a row fell due): another pass now.
+      if (this.#again || wakeAt <= clock.now()) continue;
+      this.#cancelWake = clock.setTimeout(() => this.kick(), wakeAt - clock.now());
+      return;
+    }
+  }
+
+  /** Claims a batch and delivers it; true when it claimed anything. */
+  async #pass(now: number): Promise<boolean> {
+    const { store, owner, leaseMs, batchSize } = this.options;
+    const claimed = await store.claimOutbox({ owner, now, leaseMs, limit: batchSize });
+    // Rows with one order key run one after the other, in id order; the rest run side by side.
+    const lanes = new Map<string, OutboxRecord[]>();
+    for (const row of claimed) {
+      const lane = row.orderKey ?? `row:${row.id}`;
+      lanes.set(lane, [...(lanes.get(lane) ?? []), row]);
+    }
+    await Promise.all(
+      [...lanes.values()].map(async (rows) => {
+        for (const row of rows) await this.#deliverOne(row);
+      }),
+    );
+    return claimed.length > 0;
+  }
+
+  async #deliverOne(row: OutboxRecord): Promise<void> {
+    const outcome = row.kind === 'effect' ? await this.#runEffect(row) : await this.#sendMessage(row);
+    const { store, owner, logger } = this.options;
+    const fields = {
+      outboxId: row.id,
+      kind: row.kind,
+      name: row.name,
+      targetId: row.targetId,
+      idempotencyKey: row.idempotencyKey,
+      attempt: row.attempts,
+    };
+    if ('done' in outcome) this.counters.delivered++;
+    else if ('dead' in outcome) {
+      this.counters.deadLettered++;
+      logger.error('outbox row dead-lettered', { ...fields, error: outcome.error });
+    } else {
+      this.counters.retried++;
+      logger.warn('outbox delivery failed; will retry', {
+        ...fields,
+        retryInMs: outcome.retryAt - this.options.clock.now(),
+        error: outcome.error,
+      });
+    }
+    try {
+      await store.settleOutbox(row.id, owner, outcome);
+    } catch (error) {
+      // The lease expires and the row is delivered again: at least once.
+      logger.warn('outbox outcome not recorded; the row will be delivered again', { ...fields, error });
+    }
+  }
+
+  async #runEffect(row: OutboxRecord): Promise<OutboxOutcome> {
+    const definition = this.options.effect(row.name);
+    if (!definition)
+      return { dead: true, error: `Effect ${JSON.stringify(row.name)} is not registered in this process` };
+    try {
+      await definition.run(row.payload === null ? undefined : decodeJson(row.payload), {
+        context: this.options.context,
+        ref: { type: row.sourceType, id: row.sourceId },
+        version: row.sourceVersion,
+        idempotencyKey: row.idempotencyKey,
+        attempt: row.attempts,
+      });
+      return { done: true };
+    } catch (error) {
+      return this.#failed(row, definition.retry, messageOf(error));
+    }
+  }
+
+  async #sendMessage(row: OutboxRecord): Promise<OutboxOutcome> {
+    const target = { type: row.name, id: row.targetId ?? '' };
+    let delivery: Promise<DeliveryResult> | undefined;
+    try {
+      delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), row.idempotencyKey);
+    } catch (error) {
+      return this.#failed(row, this.options.messageRetry, messageOf(error));
+    }
+    if (!delivery) {
+      return { dead: true, error: `Entity type ${JSON.stringify(target.type)} is not served by this process` };
+    }
+    try {
+      const result = await delivery;
+      if (result.ok) return { done: true };
+      return { dead: true, error: `${target.type} rejected the message: ${safeJson(result.error)}` };
+    } catch (error) {
+      return this.#failed(row, this.options.messageRetry, messageOf(error));
+    }
+  }
+
+  #failed(row: OutboxRecord, policy: RetryPolicy, error: string): OutboxOutcome {
+    if (row.attempts >= policy.maxAttempts) return { dead: true, error };
+    return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts), error };
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

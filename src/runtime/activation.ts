@@ -1,0 +1,42 @@
+/** Loading an entity: its log read from the store, folded by the pure replay in core/fold. */
+import { fold, type Loaded, startOf } from '../core/fold.js';
+import type { EntityDefinition } from '../define/entity.js';
+import type { LogStart, StoredEvent } from '../store/port/index.js';
+
+/** Events read per round trip when replaying a log. */
+export const PAGE_SIZE = 1000;
+
+/** Reads up to {@link PAGE_SIZE} events of a log from `fromVersion` (inclusive). */
+export type ReadPage = (streamId: string, fromVersion: number) => Promise<readonly StoredEvent[]>;
+
+/**
+ * Activates an entity from the start of its log (its usable snapshot, if any, and the first page
+ * of events after it), reading further pages when there are more.
+ */
+export async function activate<S>(
+  definition: EntityDefinition<string, S>,
+  id: string,
+  opening: LogStart,
+  readPage: ReadPage,
+): Promise<Loaded<S>> {
+  const loaded = fold(definition, startOf(definition, opening.snapshot), opening.events);
+  return opening.events.length < PAGE_SIZE ? loaded : catchUp(definition, id, loaded, readPage);
+}
+
+/**
+ * Folds every event after `start` into it: a loaded entity catching up with other writers. An
+ * answer at the same version confirms that `start` is the latest state.
+ */
+export async function catchUp<S>(
+  definition: EntityDefinition<string, S>,
+  id: string,
+  start: Loaded<S>,
+  readPage: ReadPage,
+): Promise<Loaded<S>> {
+  let loaded = start;
+  for (;;) {
+    const page = await readPage(id, loaded.version + 1);
+    loaded = fold(definition, loaded, page);
+    if (page.length < PAGE_SIZE) return loaded;
+  }
+}

@@ -1,0 +1,108 @@
+import { type Clock, systemClock } from '../clock.js';
+import type { AppContext, EffectDefinition, Register } from '../define/effect.js';
+import type { EntityDefinition } from '../define/entity.js';
+import { ConfigurationError, type EffectFailedError, type FailedEffect } from '../errors.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { type RetryPolicy, retryPolicy } from '../outbox/retry-policy.js';
+import type { Store } from '../store/port/index.js';
+import { Registered } from './registrations.js';
+
+/**
+ * The `context` option: required, of the declared type, once `Register` declares a context;
+ * otherwise optional.
+ */
+type ContextOption = Register extends { context: infer C }
+  ? {
+      /** Handed to every effect as `ctx.context`: the type `Register['context']` declares. */
+      readonly context: C;
+    }
+  : {
+      /** Handed to every effect as `ctx.context`. */
+      readonly context?: unknown;
+    };
+
+export interface SystemOptions extends ContextOption {
+  /** Where event logs live: `memoryStore()`, `sqliteStore(...)` or `postgresStore(...)`. */
+  readonly store: Store;
+  /** The entity types this system serves. */
+  readonly entities: readonly EntityDefinition[];
+  /** The effects this system can run. */
+  readonly effects?: readonly EffectDefinition[];
+  /** An entity idle this long is unloaded (its state stays in the store). Default 60 000. */
+  readonly idleTimeoutMs?: number;
+  /** At most this many loaded entities; the least recently used idle ones are unloaded first. Default 100 000. */
+  readonly maxActive?: number;
+  /** Write a snapshot every this many events (0: never). Default 100. */
+  readonly snapshotEvery?: number;
+  /**
+   * How often a call decides again after losing a conflict before it fails. Default 50. After the
+   * first retry each waits a random time up to `min(100 ms, 2^attempt ms)`, so that two workers
+   * that keep colliding drift apart.
+   */
+  readonly maxConflictRetries?: number;
+  /**
+   * Called when an at-most-once effect throws or rejects. The call that asked for it has already
+   * succeeded. The error carries the effect's name, payload, ref, version and idempotency key.
+   */
+  readonly onEffectError?: (error: EffectFailedError, effect: FailedEffect) => void;
+  /**
+   * How long a process holds an outbox row it delivers. A process that dies holding one loses it
+   * after this, and another delivers the row. Default 10 000.
+   */
+  readonly leaseMs?: number;
+  /** How often the outbox is checked for rows other processes wrote, and for timers. Default 1 000. */
+  readonly pollIntervalMs?: number;
+  /** Outbox rows leased per round. Default 64. */
+  readonly outboxBatchSize?: number;
+  /** Retries of messages to entities (`send`, timers) that fail. Defaults as for effects. */
+  readonly messageRetry?: Partial<RetryPolicy>;
+  /**
+   * At most this many waiting messages of one entity are decided together and committed in one
+   * append, and at most this many appends go into one group commit. Default 256. `1` turns
+   * batching off.
+   */
+  readonly maxBatch?: number;
+  /** The time source. Default: the real clock. */
+  readonly clock?: Clock;
+  /** Structured logs. Default: warnings and errors to stderr as JSON lines. */
+  readonly logger?: Logger;
+}
+
+/** The options with defaults filled in and checked. */
+export type Config = ReturnType<typeof resolveOptions>;
+
+export function resolveOptions(options: SystemOptions) {
+  const store = options?.store;
+  if (!store || typeof store.commit !== 'function') throw new ConfigurationError('createSystem: store is required');
+  return {
+    store,
+    registered: new Registered(options.entities ?? [], options.effects ?? []),
+    context: (options as { context?: unknown }).context as AppContext,
+    idleTimeoutMs: positive(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs'),
+    maxActive: positive(options.maxActive ?? 100_000, 'maxActive'),
+    snapshotEvery: nonNegativeInteger(options.snapshotEvery ?? 100, 'snapshotEvery'),
+    maxConflictRetries: nonNegativeInteger(options.maxConflictRetries ?? 50, 'maxConflictRetries'),
+    onEffectError: options.onEffectError,
+    leaseMs: positive(options.leaseMs ?? 10_000, 'leaseMs'),
+    pollIntervalMs: positive(options.pollIntervalMs ?? 1_000, 'pollIntervalMs'),
+    outboxBatchSize: positive(nonNegativeInteger(options.outboxBatchSize ?? 64, 'outboxBatchSize'), 'outboxBatchSize'),
+    messageRetry: retryPolicy(options.messageRetry, 'createSystem messageRetry'),
+    maxBatch: positive(nonNegativeInteger(options.maxBatch ?? 256, 'maxBatch'), 'maxBatch'),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? defaultLogger,
+  };
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new ConfigurationError(`createSystem: ${name} must be a positive number`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ConfigurationError(`createSystem: ${name} must be an integer >= 0`);
+  }
+  return value;
+}

@@ -1,0 +1,134 @@
+/**
+ * Wiring: the parts of a running system, made from its options and connected to each other. The
+ * public `System` object (system.ts) uses them; nothing here is exported from the package.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Loaded } from '../core/fold.js';
+import { assertValidId } from '../core/id.js';
+import type { EntityDefinition } from '../define/entity.js';
+import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
+import type { AppendResult, LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
+import { activate, catchUp, PAGE_SIZE, type ReadPage } from './activation.js';
+import { AtMostOnceEffects } from './at-most-once-effects.js';
+import { Batcher } from './batcher.js';
+import { GuardedStore } from './guarded-store.js';
+import type { Config } from './options.js';
+import { SnapshotWriter } from './snapshot-writer.js';
+import { EntityWorker, type WorkerRuntime } from './worker.js';
+import { WorkerCache } from './worker-cache.js';
+
+export interface Wiring {
+  readonly config: Config;
+  readonly store: GuardedStore;
+  readonly workers: WorkerCache;
+  readonly effects: AtMostOnceEffects;
+  readonly snapshots: SnapshotWriter;
+  readonly deliverer: AtLeastOnceDeliverer;
+  /** Reads an entity's state: its whole log, or the events after `start`. */
+  load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
+  readPage: ReadPage;
+  /** Changes with every commit and every delivered row. */
+  activity(): number;
+}
+
+export function wire(config: Config): Wiring {
+  const { registered, clock, logger } = config;
+  const store = new GuardedStore(config.store);
+
+  // Group commit: appends of many entities in one transaction (one per log); activations and
+  // catch-ups (or confirmations that a loaded copy is the latest) of many entities in one read each.
+  const committer = new Batcher<StreamAppend, AppendResult>(
+    (appends) => store.commit({ appends, recordedAt: clock.now() }),
+    config.maxBatch,
+    (append) => append.streamId,
+  );
+  const opener = new Batcher<LogRequest, LogStart>((requests) => store.readLogs(requests, PAGE_SIZE), config.maxBatch);
+  const reader = new Batcher<StreamRead, readonly StoredEvent[]>(
+    (requests) => store.readStreams(requests, PAGE_SIZE),
+    config.maxBatch,
+  );
+  const readPage: ReadPage = (streamId, fromVersion) => reader.submit({ streamId, fromVersion });
+  async function load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>) {
+    if (start) return catchUp(definition, id, start, readPage);
+    const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
+    return activate(definition, id, await opener.submit(request), readPage);
+  }
+
+  const effects = new AtMostOnceEffects(
+    (name) => registered.effect(name),
+    config.context,
+    logger,
+    config.onEffectError,
+  );
+  const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger);
+  let commits = 0;
+  const runtime: WorkerRuntime = {
+    registrations: registered,
+    maxConflictRetries: config.maxConflictRetries,
+    maxBatch: config.maxBatch,
+    now: () => clock.now(),
+    load,
+    append: (append) => committer.submit(append),
+    backoff: conflictBackoff,
+    committed(worker, plan, previousVersion, committed) {
+      commits++;
+      effects.run(worker, plan.runs);
+      if (plan.outbox.length > 0) deliverer.kick();
+      snapshots.committed(
+        worker.ref,
+        registered.entity(worker.ref.type) as EntityDefinition,
+        previousVersion,
+        committed,
+      );
+    },
+  };
+  const workers = new WorkerCache(
+    clock,
+    config.idleTimeoutMs,
+    config.maxActive,
+    (definition, id) => new EntityWorker(definition, id, runtime),
+  );
+  const deliverer = new AtLeastOnceDeliverer({
+    store,
+    clock,
+    logger,
+    owner: randomUUID(),
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+    batchSize: config.outboxBatchSize,
+    effect: (name) => registered.effect(name),
+    context: config.context,
+    messageRetry: config.messageRetry,
+    deliver(type, id, message, messageId) {
+      const definition = registered.entity(type);
+      if (!definition) return undefined;
+      assertValidId(id);
+      return workers.get(definition, id).call(message, messageId);
+    },
+  });
+
+  return {
+    config,
+    store,
+    workers,
+    effects,
+    snapshots,
+    deliverer,
+    load,
+    readPage,
+    activity() {
+      const { delivered, retried, deadLettered } = deliverer.counters;
+      return commits + delivered + retried + deadLettered;
+    },
+  };
+}
+
+/**
+ * Exponential backoff with full jitter between conflicting appends. It uses real timers, not the
+ * injected clock: it spreads out colliding writers by a few milliseconds and schedules nothing.
+ */
+function conflictBackoff(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve();
+  const ms = Math.random() * Math.min(100, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,215 @@
+import type { CommitPlan } from '../core/commit-plan.js';
+import { entitySelf, type Registrations } from '../core/decide.js';
+import { type BatchAnswer, decideBatch } from '../core/decide-batch.js';
+import type { Loaded } from '../core/fold.js';
+import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
+import { ConflictRetriesExhaustedError } from '../errors.js';
+import type { AppendResult, StreamAppend } from '../store/port/index.js';
+
+/** What `system.call` answers: the new state once committed, or the domain rejection. */
+export type CallResult<S, R> =
+  | { readonly ok: true; readonly state: S; readonly version: number }
+  | { readonly ok: false; readonly error: R };
+
+/** What a delivered message led to: a call result, or a repeat the log had already handled. */
+export type DeliveryResult = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
+
+/** The parts of the system a worker uses. */
+export interface WorkerRuntime {
+  readonly registrations: Registrations;
+  readonly maxConflictRetries: number;
+  /** Reads the entity's state: its whole log, or the events after `start` if given. */
+  load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
+  /** Commits one append (group commit may put it in a transaction with others). */
+  append(append: StreamAppend): Promise<AppendResult>;
+  /** At most this many waiting messages are decided and committed together. */
+  readonly maxBatch: number;
+  /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
+  backoff(attempt: number): Promise<void>;
+  now(): number;
+  /** Called right after a commit: effects and snapshots, off the entity's path. */
+  committed(worker: EntityWorker, plan: CommitPlan, previousVersion: number, committed: Loaded<unknown>): void;
+}
+
+interface Pending {
+  readonly message: unknown;
+  readonly messageId: string | undefined;
+  resolve(result: DeliveryResult): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One loaded entity: a mailbox handled one batch at a time, in arrival order, and the state as of
+ * the last read or commit this worker saw. Other workers for the same id may exist (in this or
+ * another process): the expected version on every append keeps them honest, and a decision without
+ * events is answered only on a state a read has just confirmed.
+ */
+export class EntityWorker {
+  readonly ref: EntityRef;
+  #lastUsed: number;
+  /** Work of this entity that is not finished (effects of its commits): it stays loaded until then. */
+  #holds = 0;
+  #queue: Pending[] = [];
+  #head = 0;
+  #running = false;
+  #loaded: Loaded<unknown> | undefined;
+  #idleWaiters: (() => void)[] = [];
+  readonly #self: EntitySelf;
+
+  constructor(
+    private readonly definition: EntityDefinition,
+    id: string,
+    private readonly runtime: WorkerRuntime,
+  ) {
+    this.ref = { type: definition.type, id };
+    this.#self = entitySelf(definition.type, id);
+    this.#lastUsed = runtime.now();
+  }
+
+  /** True while messages wait or run, or work of the entity holds it. */
+  get busy(): boolean {
+    return this.#running || this.#holds > 0;
+  }
+
+  /** When the worker last took or finished a message. */
+  get lastUsed(): number {
+    return this.#lastUsed;
+  }
+
+  /** The committed state this worker holds, if loaded. */
+  get loaded(): Loaded<unknown> | undefined {
+    return this.#loaded;
+  }
+
+  /** Keeps the worker loaded (busy) until the returned function is called. */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+    };
+  }
+
+  /** Queues a message; with a `messageId`, a message the log already handled is not handled again. */
+  call(message: unknown, messageId?: string): Promise<DeliveryResult> {
+    this.#lastUsed = this.runtime.now();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message, messageId, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  /** Resolves once every accepted message is answered. */
+  whenIdle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    while (this.#head < this.#queue.length) {
+      const batch = this.#takeBatch();
+      try {
+        await this.#handle(batch);
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#running = false;
+    this.#lastUsed = this.runtime.now();
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * The messages waiting, up to the batch limit. A delivered message (with a message id) goes
+   * alone: its id is recorded with its events, and a repeat refuses the whole append.
+   */
+  #takeBatch(): Pending[] {
+    const first = this.#queue[this.#head++] as Pending;
+    const batch = [first];
+    if (first.messageId !== undefined) return batch;
+    while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head] as Pending;
+      if (next.messageId !== undefined) break;
+      batch.push(next);
+      this.#head++;
+    }
+    return batch;
+  }
+
+  /**
+   * Decides a batch on the latest state, commits its events in one append, then answers each
+   * caller. Every answer is decided on the log's version at some moment during the call: an append
+   * is checked against the version it was decided on, and a decision without events is answered
+   * only once a read made after the messages arrived shows that version is still the latest.
+   */
+  async #handle(batch: readonly Pending[]): Promise<void> {
+    const { definition, runtime } = this;
+    const messages = batch.map((pending) => pending.message);
+    const messageId = batch.length === 1 ? batch[0]?.messageId : undefined;
+    // True while `current` was read after the batch's messages arrived.
+    let fresh = this.#loaded === undefined;
+    let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
+    this.#loaded = current;
+    for (let attempt = 0; ; attempt++) {
+      const now = runtime.now();
+      const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registrations, now);
+      if (decided.events.length === 0) {
+        if (fresh) return answer(batch, decided.answers);
+        // The copy may be stale (another system appended): confirm it, or catch up and decide again.
+        const latest = await runtime.load(definition, this.ref.id, current);
+        fresh = true;
+        if (latest.version === current.version) return answer(batch, decided.answers);
+        this.#giveUpAfter(attempt);
+        current = latest;
+        this.#loaded = current;
+        continue;
+      }
+
+      const { outbox, cancelTimers } = decided.plan;
+      const result = await runtime.append({
+        streamId: this.ref.id,
+        expectedVersion: current.version,
+        events: decided.events,
+        entityType: this.ref.type,
+        ...(outbox.length > 0 ? { outbox } : {}),
+        ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
+        ...(messageId === undefined ? {} : { messageId }),
+      });
+      if (result.ok) {
+        this.#loaded = decided.after;
+        runtime.committed(this, decided.plan, current.version, decided.after);
+        return answer(batch, decided.answers);
+      }
+      // The log already handled this message (delivered twice, or by two processes): skip it.
+      if ('duplicate' in result) return (batch[0] as Pending).resolve({ ok: true, duplicate: true });
+      // Another worker appended first: its decisions stand. Read what it wrote and decide again.
+      this.#giveUpAfter(attempt);
+      await runtime.backoff(attempt);
+      current = await runtime.load(definition, this.ref.id, current);
+      fresh = true;
+      this.#loaded = current;
+    }
+  }
+
+  /** Other writers kept moving the log while this batch was decided `attempt + 1` times. */
+  #giveUpAfter(attempt: number): void {
+    if (attempt < this.runtime.maxConflictRetries) return;
+    throw new ConflictRetriesExhaustedError(
+      `${this.ref.type} ${JSON.stringify(this.ref.id)}: gave up after ${attempt + 1} decisions on a log that kept moving; nothing was committed`,
+    );
+  }
+}
+
+/** Answers each caller of a batch once its events are committed (or there were none). */
+function answer(batch: readonly Pending[], answers: readonly BatchAnswer[]): void {
+  batch.forEach((pending, i) => {
+    const given = answers[i] as BatchAnswer;
+    if ('fault' in given) pending.reject(given.fault);
+    else pending.resolve(given as DeliveryResult);
+  });
+}

@@ -1,0 +1,439 @@
+/**
+ * The storage contract: every store (memory, SQLite, PostgreSQL) passes these cases, and a new
+ * store is done when it passes them too. It runs in any test runner that has `describe`, `it` and
+ * `afterEach` (Vitest, Jest, `node:test`): pass them in. Assertions use `node:assert`.
+ *
+ * @example
+ * import { afterEach, describe, it } from 'vitest';
+ * import { describeStoreContract } from 'pachyderm/store';
+ * describeStoreContract('my store', () => ({ newStore: () => myStore() }), { describe, it, afterEach });
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
+
+/** Where a store keeps its data; `newStore()` makes another store object on the same data. */
+export interface StorePlace {
+  /** For an in-memory store, the same object every time: the place is the object. */
+  newStore(): Store;
+}
+
+/** The parts of a test runner the contract uses. */
+export interface TestRunner {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>): void;
+  afterEach(body: () => Promise<void>): void;
+}
+
+/**
+ * Declares the contract's cases for a store. `makePlace` is called once per case and must give a
+ * fresh place (an empty file, a new schema) or one whose data the cases' random ids keep apart.
+ */
+export function describeStoreContract(
+  name: string,
+  makePlace: () => StorePlace | Promise<StorePlace>,
+  { describe, it, afterEach }: TestRunner,
+): void {
+  describe(`store contract: ${name}`, () => {
+    const opened: Store[] = [];
+    async function open(place: StorePlace): Promise<Store> {
+      const store = place.newStore();
+      store.retain();
+      await store.open();
+      opened.push(store);
+      return store;
+    }
+    const openNew = async () => open(await makePlace());
+    afterEach(async () => {
+      for (const store of opened.splice(0)) await store.release();
+    });
+    const read = async (store: Store, id: string, from = 1, limit = 100): Promise<readonly StoredEvent[]> =>
+      (await store.readStreams([{ streamId: id, fromVersion: from }], limit))[0] as readonly StoredEvent[];
+    const data = async (store: Store, id: string) => (await read(store, id)).map((e) => e.data);
+    const append = (streamId: string, expectedVersion: number, events: string[], extra: Partial<StreamAppend> = {}) =>
+      ({ streamId, expectedVersion, events, entityType: 'Source', ...extra }) satisfies StreamAppend;
+
+    describe('event log', () => {
+      it('reads no events from a log never written', async () => {
+        const store = await openNew();
+        assert.deepEqual(await read(store, randomUUID()), []);
+      });
+
+      it('appends at the expected version and reads the events back verbatim, in order', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const events = ['{"a":1}', '"text \\u0000 ☃ 🐘"', '[1,2,{"b":null}]'];
+        const results = await store.commit({ appends: [append(id, 0, events)], recordedAt: 1_700_000_000_123 });
+        assert.deepEqual(results, [{ ok: true, version: 3 }]);
+        assert.deepEqual(
+          await read(store, id),
+          events.map((data, i) => ({ version: i + 1, data, recordedAt: 1_700_000_000_123 })),
+        );
+        assert.deepEqual(await store.commit({ appends: [append(id, 3, ['4'])], recordedAt: 5 }), [
+          { ok: true, version: 4 },
+        ]);
+      });
+
+      it('refuses an append whose expected version is stale or ahead, writing nothing', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        await store.commit({ appends: [append(id, 0, ['1', '2'])], recordedAt: 0 });
+        for (const expectedVersion of [0, 1, 3, 7]) {
+          const [result] = await store.commit({ appends: [append(id, expectedVersion, ['"x"'])], recordedAt: 0 });
+          assert.deepEqual(result, { ok: false, conflict: { expectedVersion, actualVersion: 2 } });
+        }
+        assert.deepEqual(await data(store, id), ['1', '2']);
+      });
+
+      it('commits a batch for many logs in one call; a conflict fails its own log alone', async () => {
+        const store = await openNew();
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        await store.commit({ appends: [append(b, 0, ['"b1"'])], recordedAt: 0 });
+        const results = await store.commit({
+          appends: [append(c, 0, ['"c1"', '"c2"']), append(b, 0, ['"stale"']), append(a, 0, ['"a1"'])],
+          recordedAt: 0,
+        });
+        assert.deepEqual(results, [
+          { ok: true, version: 2 },
+          { ok: false, conflict: { expectedVersion: 0, actualVersion: 1 } },
+          { ok: true, version: 1 },
+        ]);
+        assert.deepEqual(await data(store, b), ['"b1"']);
+        assert.deepEqual(await data(store, c), ['"c1"', '"c2"']);
+        assert.deepEqual(await data(store, a), ['"a1"']);
+      });
+
+      it('reads a log from a version (inclusive), at most `limit` events', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const events = Array.from({ length: 25 }, (_, i) => String(i + 1));
+        await store.commit({ appends: [append(id, 0, events)], recordedAt: 0 });
+        const page = await read(store, id, 10, 5);
+        assert.deepEqual(
+          page.map((e) => e.version),
+          [10, 11, 12, 13, 14],
+        );
+        assert.deepEqual(
+          page.map((e) => e.data),
+          ['10', '11', '12', '13', '14'],
+        );
+        assert.deepEqual(await read(store, id, 26, 5), []);
+      });
+
+      it('reads many logs at once, each from its own version', async () => {
+        const store = await openNew();
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        await store.commit({ appends: [append(a, 0, ['1', '2', '3']), append(b, 0, ['1', '2'])], recordedAt: 9 });
+        const pages = await store.readStreams(
+          [
+            { streamId: a, fromVersion: 2 },
+            { streamId: c, fromVersion: 1 },
+            { streamId: b, fromVersion: 3 },
+            { streamId: a, fromVersion: 1 },
+          ],
+          2,
+        );
+        const at = (version: number) => ({ version, data: String(version), recordedAt: 9 });
+        assert.deepEqual(pages, [[at(2), at(3)], [], [], [at(1), at(2)]]);
+      });
+
+      it('lets exactly one of two writers at the same expected version win', async () => {
+        const place = await makePlace();
+        const [first, second] = [await open(place), await open(place)];
+        const id = randomUUID();
+        for (let round = 0; round < 20; round++) {
+          const [x, y] = await Promise.all(
+            [first, second].map((store, i) =>
+              store.commit({ appends: [append(id, round, [`"w${i}r${round}"`])], recordedAt: 0 }),
+            ),
+          );
+          assert.equal([x?.[0]?.ok, y?.[0]?.ok].filter(Boolean).length, 1);
+        }
+        assert.deepEqual(
+          (await read(first, id)).map((e) => e.version),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+      });
+
+      it('stores ids verbatim: quotes, SQL, __proto__, emoji and long ids are distinct logs', async () => {
+        const store = await openNew();
+        const ids = [
+          `'; DROP TABLE events; --`,
+          '"quoted"',
+          '__proto__',
+          'constructor',
+          '🐘 emoji',
+          'é'.repeat(127),
+          'x',
+        ];
+        for (const [i, id] of ids.entries()) {
+          await store.commit({ appends: [append(id, 0, [String(i)])], recordedAt: 0 });
+        }
+        for (const [i, id] of ids.entries()) {
+          assert.deepEqual(await read(store, id), [{ version: 1, data: String(i), recordedAt: 0 }]);
+        }
+      });
+
+      it('refuses an append whose message id the log already handled, and only that log', async () => {
+        const store = await openNew();
+        const [a, b] = [randomUUID(), randomUUID()];
+        const commit = (id: string, expectedVersion: number, messageId: string) =>
+          store.commit({ appends: [append(id, expectedVersion, ['"e"'], { messageId })], recordedAt: 0 });
+        assert.deepEqual(await commit(a, 0, 'm1'), [{ ok: true, version: 1 }]);
+        assert.deepEqual(await commit(a, 1, 'm1'), [{ ok: false, duplicate: true }]);
+        assert.deepEqual(await commit(b, 0, 'm1'), [{ ok: true, version: 1 }]);
+        assert.deepEqual(await commit(a, 1, 'm2'), [{ ok: true, version: 2 }]);
+        assert.equal((await read(store, a)).length, 2);
+      });
+    });
+
+    describe('snapshots', () => {
+      it('keeps one snapshot per log and entity type; an older one never replaces a newer one', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const snapshotOf = async (entityType: string, schemaVersion: string) =>
+          (await store.readLogs([{ streamId: id, entityType, schemaVersion }], 0))[0]?.snapshot;
+        assert.equal(await snapshotOf('Counter', '1'), undefined);
+        await store.writeSnapshot(id, 'Counter', { schemaVersion: '1', version: 20, state: '{"n":20}' });
+        await store.writeSnapshot(id, 'Counter', { schemaVersion: '1', version: 10, state: '{"n":10}' });
+        await store.writeSnapshot(id, 'Other', { schemaVersion: '1', version: 5, state: '"other"' });
+        assert.deepEqual(await snapshotOf('Counter', '1'), { schemaVersion: '1', version: 20, state: '{"n":20}' });
+        assert.deepEqual(await snapshotOf('Other', '1'), { schemaVersion: '1', version: 5, state: '"other"' });
+        await store.writeSnapshot(id, 'Counter', { schemaVersion: '2', version: 15, state: '{"m":15}' });
+        assert.deepEqual(await snapshotOf('Counter', '2'), { schemaVersion: '2', version: 15, state: '{"m":15}' });
+        assert.equal(await snapshotOf('Counter', '1'), undefined);
+      });
+
+      it('reads the start of many logs at once: the matching snapshot and the events after it', async () => {
+        const store = await openNew();
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const events = Array.from({ length: 6 }, (_, i) => String(i + 1));
+        for (const id of [a, b]) await store.commit({ appends: [append(id, 0, events)], recordedAt: 7 });
+        await store.writeSnapshot(a, 'T', { schemaVersion: '2', version: 4, state: '"at 4"' });
+        await store.writeSnapshot(b, 'T', { schemaVersion: 'old', version: 5, state: '"stale"' });
+        const starts = await store.readLogs(
+          [
+            { streamId: a, entityType: 'T', schemaVersion: '2' },
+            { streamId: b, entityType: 'T', schemaVersion: '2' },
+            { streamId: c, entityType: 'T', schemaVersion: '2' },
+            { streamId: a, entityType: 'Other', schemaVersion: '2' },
+          ],
+          3,
+        );
+        const at = (version: number) => ({ version, data: String(version), recordedAt: 7 });
+        assert.deepEqual(starts, [
+          { snapshot: { schemaVersion: '2', version: 4, state: '"at 4"' }, events: [at(5), at(6)] },
+          { events: [at(1), at(2), at(3)] },
+          { events: [] },
+          { events: [at(1), at(2), at(3)] },
+        ]);
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('stays open while another user retains it, and opens again after the last release', async () => {
+        const place = await makePlace();
+        const store = place.newStore();
+        store.retain();
+        store.retain();
+        await store.open();
+        const id = randomUUID();
+        await store.commit({ appends: [append(id, 0, ['1'])], recordedAt: 0 });
+        await store.release();
+        assert.equal((await read(store, id)).length, 1);
+        await store.release();
+        store.retain();
+        await store.open();
+        assert.equal((await read(store, id)).length, 1);
+        await store.release();
+      });
+    });
+
+    describe('outbox', () => {
+      const effectRow = (key: string, extra: Partial<OutboxWrite> = {}): OutboxWrite => ({
+        kind: 'effect',
+        name: 'Mail',
+        payload: `{"key":${JSON.stringify(key)}}`,
+        idempotencyKey: key,
+        sourceVersion: 1,
+        dueAt: 100,
+        timer: false,
+        orderKey: null,
+        ...extra,
+      });
+      const appendWith = (store: Store, id: string, expectedVersion: number, extra: Partial<StreamAppend>) =>
+        store.commit({ appends: [append(id, expectedVersion, ['"e"'], extra)], recordedAt: 100 });
+      const claimFor = async (store: Store, id: string, now: number, leaseMs = 1000, limit = 100, owner = 'p') =>
+        (await store.claimOutbox({ owner, now, leaseMs, limit })).filter((r) => r.sourceId === id);
+
+      it('writes outbox rows with the events, or not at all when the append is refused', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const [refused] = await appendWith(store, id, 0, { outbox: [effectRow(`${id}:b`)] });
+        assert.equal(refused?.ok, false);
+        const claimed = await claimFor(store, id, 100);
+        assert.equal(claimed.length, 1);
+        const { id: rowId, ...rest } = claimed[0] as OutboxRecord;
+        assert.equal(typeof rowId, 'string');
+        assert.deepEqual(rest, {
+          ...effectRow(`${id}:a`),
+          sourceType: 'Source',
+          sourceId: id,
+          attempts: 1,
+          lastError: null,
+          status: 'pending',
+        });
+      });
+
+      it('leases a row to one owner until the lease expires, counting attempts', async () => {
+        const place = await makePlace();
+        const [first, second] = [await open(place), await open(place)];
+        const id = randomUUID();
+        await appendWith(first, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const [x, y] = await Promise.all([
+          claimFor(first, id, 100, 1000, 100, 'p1'),
+          claimFor(second, id, 100, 1000, 100, 'p2'),
+        ]);
+        assert.equal(x.length + y.length, 1);
+        assert.deepEqual(await claimFor(first, id, 1099, 1000, 100, 'p3'), []);
+        const taken = await claimFor(second, id, 1100, 1000, 100, 'p3');
+        assert.deepEqual(
+          taken.map((r) => r.attempts),
+          [2],
+        );
+        // The first owner lost its lease: its outcome is ignored.
+        await first.settleOutbox((taken[0] as OutboxRecord).id, x.length ? 'p1' : 'p2', { done: true });
+        assert.ok((await first.outboxStats(1100)).inFlight >= 1);
+        await first.settleOutbox((taken[0] as OutboxRecord).id, 'p3', { done: true });
+        assert.deepEqual(await claimFor(first, id, 10_000, 1000, 100, 'p4'), []);
+      });
+
+      it('retries at the given time, and keeps dead letters until retried', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`)] });
+        const claim = (now: number) => claimFor(store, id, now, 10);
+        const [row] = await claim(100);
+        await store.settleOutbox((row as OutboxRecord).id, 'p', { retryAt: 500, error: 'boom' });
+        assert.deepEqual(await claim(499), []);
+        const [again] = await claim(500);
+        assert.equal(again?.attempts, 2);
+        assert.equal(again?.lastError, 'boom');
+        await store.settleOutbox((again as OutboxRecord).id, 'p', { dead: true, error: 'gave up' });
+        assert.deepEqual(await claim(10_000), []);
+        const dead = (await store.deadLetters(1000)).filter((r) => r.sourceId === id);
+        assert.equal(dead.length, 1);
+        assert.equal(dead[0]?.status, 'dead');
+        assert.equal(dead[0]?.lastError, 'gave up');
+        assert.equal(dead[0]?.attempts, 2);
+        assert.equal(await store.retryDeadLetter((dead[0] as OutboxRecord).id, 20_000), true);
+        assert.equal(await store.retryDeadLetter((dead[0] as OutboxRecord).id, 20_000), false);
+        assert.equal(await store.retryDeadLetter('999999999', 20_000), false);
+        const revived = await claim(20_000);
+        assert.deepEqual(
+          revived.map((r) => [r.attempts, r.status]),
+          [[1, 'pending']],
+        );
+      });
+
+      it('delivers messages of one order key in order and holds later ones back until earlier ones end', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const message = (key: string): OutboxWrite => ({
+          ...effectRow(key),
+          kind: 'message',
+          name: 'Target',
+          targetId: 't',
+          orderKey: `m:${id}`,
+        });
+        await appendWith(store, id, 0, { outbox: [message(`${id}:1`), message(`${id}:2`)] });
+        const claim = (now: number) => claimFor(store, id, now, 10, 1);
+        const [first] = await claim(100);
+        assert.equal(first?.idempotencyKey, `${id}:1`);
+        assert.deepEqual(await claim(100), []);
+        await store.settleOutbox((first as OutboxRecord).id, 'p', { retryAt: 200, error: 'later' });
+        assert.deepEqual(await claim(150), []); // the second waits for the first
+        const [retried] = await claim(200);
+        assert.equal(retried?.idempotencyKey, `${id}:1`);
+        await store.settleOutbox((retried as OutboxRecord).id, 'p', { dead: true, error: 'x' });
+        assert.deepEqual(
+          (await claim(200)).map((r) => r.idempotencyKey),
+          [`${id}:2`],
+        );
+      });
+
+      it('deletes the timers an append cancels, then inserts its rows; it keeps every row it is given', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const target = randomUUID();
+        const timer = (key: string, dueAt: number, timerKey: string): OutboxWrite => ({
+          ...effectRow(key),
+          kind: 'message',
+          name: 'Target',
+          targetId: target,
+          dueAt,
+          timer: true,
+          timerKey,
+        });
+        // Which timer stands is decided above the store (the commit plan); the store executes.
+        await appendWith(store, id, 0, { outbox: [timer('t1', 1000, 'expiry'), timer('t2', 1000, 'expiry')] });
+        await appendWith(store, id, 1, { outbox: [timer('t3', 1000, 'other')] });
+        assert.equal((await store.outboxStats(0)).pendingTimers, 3);
+        await appendWith(store, id, 2, {
+          cancelTimers: [{ targetId: target, key: 'expiry' }],
+          outbox: [timer('t4', 2000, 'expiry')],
+        });
+        // Two appends in one commit: the later one's cancel removes the earlier one's row.
+        await store.commit({
+          appends: [
+            append(id, 3, ['"e"'], { outbox: [timer('t5', 1, 'x')] }),
+            append(randomUUID(), 0, ['"e"'], {
+              cancelTimers: [
+                { targetId: target, key: 'x' },
+                { targetId: target, key: 'other' },
+              ],
+            }),
+          ],
+          recordedAt: 100,
+        });
+        assert.deepEqual(
+          (await claimFor(store, id, 5000, 10)).map((r) => r.idempotencyKey),
+          ['t4'],
+        );
+      });
+
+      it('says when to look again: the next time a row falls due or its lease ends, after a given time', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        assert.equal(await store.nextDueAt(0), undefined);
+        await appendWith(store, id, 0, {
+          outbox: [effectRow(`${id}:a`, { dueAt: 100 }), effectRow(`${id}:b`, { dueAt: 300, timer: true })],
+        });
+        assert.equal(await store.nextDueAt(0), 100);
+        assert.equal(await store.nextDueAt(100), 300);
+        await claimFor(store, id, 100, 500); // the row due at 100 is leased until 600
+        assert.equal(await store.nextDueAt(300), 600);
+        assert.equal(await store.nextDueAt(600), undefined);
+      });
+
+      it('counts the backlog', async () => {
+        const store = await openNew();
+        const before = await store.outboxStats(100);
+        const id = randomUUID();
+        await appendWith(store, id, 0, {
+          outbox: [effectRow(`${id}:a`), effectRow(`${id}:b`), { ...effectRow(`${id}:t`), timer: true, dueAt: 900 }],
+        });
+        const [a, b] = await claimFor(store, id, 100, 50);
+        await store.settleOutbox((b as OutboxRecord).id, 'p', { retryAt: 300, error: 'x' });
+        const after = await store.outboxStats(100);
+        assert.equal(after.depth - before.depth, 2);
+        assert.equal(after.inFlight - before.inFlight, 1);
+        assert.equal(after.retrying - before.retrying, 1);
+        assert.equal(after.pendingTimers - before.pendingTimers, 1);
+        await store.settleOutbox((a as OutboxRecord).id, 'p', { dead: true, error: 'y' });
+        assert.equal((await store.outboxStats(100)).deadLetters - before.deadLetters, 1);
+      });
+    });
+  });
+}

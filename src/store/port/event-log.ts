@@ -1,0 +1,94 @@
+/**
+ * The event log part of the storage port: appends checked against an expected version, and reads.
+ * Values cross the port as JSON text: the runtime encodes each event once and decodes what it reads,
+ * so every store returns exactly what was written. Times are whole milliseconds since the epoch.
+ */
+import type { OutboxWrite, TimerKey } from './outbox.js';
+import type { StoredSnapshot } from './snapshots.js';
+
+/** One entity's part of a commit: its new events, checked against the version the writer saw. */
+export interface StreamAppend {
+  /** The entity id: the id alone names the log. */
+  readonly streamId: string;
+  /** The log's version the decision was made on; the append is refused unless it still is. */
+  readonly expectedVersion: number;
+  /** The events, as JSON text, to be stored at versions `expectedVersion + 1 ...`. At least one. */
+  readonly events: readonly string[];
+  /** The entity type that decided: recorded on outbox rows, so effects know their `ref`. */
+  readonly entityType: string;
+  /** Outbox rows (at-least-once effects, messages, timers) that commit with these events or not at all. */
+  readonly outbox?: readonly OutboxWrite[];
+  /**
+   * Pending timers to delete in the same transaction, before `outbox` is inserted. Which timer
+   * stands is decided above the store: a store deletes these and inserts every row it is given.
+   */
+  readonly cancelTimers?: readonly TimerKey[];
+  /**
+   * The id of the message these events handle. Recorded in the same transaction; an append whose
+   * log already recorded it is refused as a duplicate, so a message is handled once.
+   */
+  readonly messageId?: string;
+}
+
+/** A batch of appends for many entities, committed in one transaction. */
+export interface CommitRequest {
+  readonly appends: readonly StreamAppend[];
+  /** Recorded on every event of the batch, from the system's clock. */
+  readonly recordedAt: number;
+}
+
+/**
+ * The outcome of one append. A conflict fails its own entity only: the other appends of the
+ * batch commit.
+ */
+export type AppendResult =
+  | { readonly ok: true; readonly version: number }
+  | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } }
+  | { readonly ok: false; readonly duplicate: true };
+
+/** An event as stored. */
+export interface StoredEvent {
+  readonly version: number;
+  readonly data: string;
+  readonly recordedAt: number;
+}
+
+/** Which log to read from which version (inclusive). */
+export interface StreamRead {
+  readonly streamId: string;
+  readonly fromVersion: number;
+}
+
+/** Which log an activation reads, as which entity type and snapshot schema. */
+export interface LogRequest {
+  readonly streamId: string;
+  readonly entityType: string;
+  /** Only a snapshot written under this `snapshotVersion` is used. */
+  readonly schemaVersion: string;
+}
+
+/** The start of a log for an activation: the usable snapshot, if any, and the events after it. */
+export interface LogStart {
+  readonly snapshot?: StoredSnapshot;
+  readonly events: readonly StoredEvent[];
+}
+
+export interface EventLog {
+  /**
+   * Commits every append whose expected version matches (and whose message id its log has not
+   * handled), all in one transaction, applied in the order given, and answers one result per
+   * append, in order. Rejects, committing nothing, when the store fails. The runtime gives the
+   * appends in stream-id order, at most one per log.
+   */
+  commit(request: CommitRequest): Promise<readonly AppendResult[]>;
+  /**
+   * Events of many logs at once, each from its own version (inclusive), in order, at most `limit`
+   * per log: what a loaded entity reads to catch up, or to confirm that it holds the latest state.
+   */
+  readStreams(requests: readonly StreamRead[], limit: number): Promise<readonly (readonly StoredEvent[])[]>;
+  /**
+   * For activations of many entities at once: per request, the snapshot of that entity type and
+   * schema (if any) and up to `limit` events after it (from version 1 without a snapshot).
+   */
+  readLogs(requests: readonly LogRequest[], limit: number): Promise<readonly LogStart[]>;
+}

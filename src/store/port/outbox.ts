@@ -1,0 +1,101 @@
+/**
+ * The outbox part of the storage port: rows written by appends (at-least-once effects, messages,
+ * timers), leased to one deliverer at a time, settled, dead-lettered. The rules the stores share
+ * (which row is claimable, which is held back) are written once in `store/outbox-rules.ts`.
+ * Times are whole milliseconds since the epoch.
+ */
+
+/** Names a keyed timer: one per target and key. */
+export interface TimerKey {
+  readonly targetId: string;
+  readonly key: string;
+}
+
+/** A row written to the outbox by an append. */
+export interface OutboxWrite {
+  /** `effect`: an at-least-once effect. `message`: a message for an entity (`send`, timers). */
+  readonly kind: 'effect' | 'message';
+  /** The effect's name (`effect`), or the target's entity type (`message`). */
+  readonly name: string;
+  /** The target entity's id (`message` only). */
+  readonly targetId?: string;
+  /** The effect's payload or the message, as JSON text (`null`: no payload). */
+  readonly payload: string | null;
+  /** Stable across attempts; the message id of a `message`. */
+  readonly idempotencyKey: string;
+  /** The source entity's version after the decision that asked for this row. */
+  readonly sourceVersion: number;
+  /** Not delivered before this time. */
+  readonly dueAt: number;
+  /** True for `sendAfter` / `sendAt`. */
+  readonly timer: boolean;
+  /** The key of a keyed timer, which a later append's `cancelTimers` can name. */
+  readonly timerKey?: string;
+  /**
+   * Rows with the same order key are delivered in id order: a `message` waits until the rows
+   * before it are delivered or dead; an `effect` until they were started at least once. `null`
+   * for timers, which keep their own time.
+   */
+  readonly orderKey: string | null;
+}
+
+/** A row of the outbox as stored. */
+export interface OutboxRecord extends OutboxWrite {
+  readonly id: string;
+  /** The entity that decided. */
+  readonly sourceType: string;
+  readonly sourceId: string;
+  /** Attempts started so far, this claim included. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly status: 'pending' | 'dead';
+}
+
+/** How a claimed outbox row ended this time. */
+export type OutboxOutcome =
+  | { readonly done: true }
+  | { readonly retryAt: number; readonly error: string }
+  | { readonly dead: true; readonly error: string };
+
+/** The backlog, for operators. */
+export interface OutboxStats {
+  /** Rows waiting to be delivered or in delivery (timers only once their time has come). */
+  readonly depth: number;
+  /** Rows leased by a process right now. */
+  readonly inFlight: number;
+  /** Rows that failed at least once and wait for another attempt. */
+  readonly retrying: number;
+  readonly deadLetters: number;
+  /** Timers whose time has not come. */
+  readonly pendingTimers: number;
+}
+
+/** A deliverer asks for due rows. */
+export interface ClaimRequest {
+  /** Identifies the deliverer's leases. */
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  readonly limit: number;
+}
+
+export interface Outbox {
+  /**
+   * Leases up to `limit` rows that are due, not leased by a live lease, and not held back by an
+   * earlier row with the same order key, in id order; counts an attempt on each. Rows leased by a
+   * process that died become claimable once their lease has passed.
+   */
+  claimOutbox(request: ClaimRequest): Promise<readonly OutboxRecord[]>;
+  /** Records the outcome of a claimed row; ignored unless `owner` still holds its lease. */
+  settleOutbox(id: string, owner: string, outcome: OutboxOutcome): Promise<void>;
+  /** Dead letters, oldest first. */
+  deadLetters(limit: number): Promise<readonly OutboxRecord[]>;
+  /** Puts a dead letter back as a fresh pending row, due at `now`. False when there is no such dead letter. */
+  retryDeadLetter(id: string, now: number): Promise<boolean>;
+  /**
+   * The earliest time later than `after` at which a pending row falls due or its lease ends, if
+   * any: when a deliverer that found nothing to claim at `after` should look again.
+   */
+  nextDueAt(after: number): Promise<number | undefined>;
+  outboxStats(now: number): Promise<OutboxStats>;
+}

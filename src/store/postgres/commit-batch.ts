@@ -1,0 +1,71 @@
+/**
+ * The `commit_batch` function: a whole group commit in one round trip. Each append checks its
+ * expected version (and message id) on its stream's row, then writes its events, its processed
+ * message id, deletes the timers it cancels and inserts its outbox rows, or writes nothing. Callers
+ * pass appends sorted by stream id, so concurrent batches lock rows in one order.
+ *
+ * A change to this function is a new migration in schema.ts that runs it again (it is `CREATE OR
+ * REPLACE`), so databases made before the change get it too.
+ */
+export const commitBatchFunction = (s: string) => `
+    CREATE OR REPLACE FUNCTION ${s}.commit_batch(
+      p_ids text[], p_expected int[], p_counts int[], p_events text[], p_recorded_at float8,
+      p_message_ids text[], p_types text[], p_extras jsonb
+    ) RETURNS TABLE (r_index int, r_outcome text, r_version int)
+    LANGUAGE plpgsql AS $$
+    DECLARE
+      i int;
+      first int := 0;
+      n int;
+      expected int;
+      message text;
+      written boolean;
+      extra jsonb;
+    BEGIN
+      FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+        n := p_counts[i];
+        expected := p_expected[i];
+        message := p_message_ids[i];
+        IF expected = 0 THEN
+          INSERT INTO ${s}.streams AS st (id, version) VALUES (p_ids[i], n) ON CONFLICT (id) DO NOTHING;
+        ELSE
+          UPDATE ${s}.streams AS st SET version = expected + n
+          WHERE st.id = p_ids[i] AND st.version = expected
+            AND (message IS NULL OR NOT EXISTS (
+              SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = message));
+        END IF;
+        written := FOUND;
+        r_index := i;
+        IF written THEN
+          INSERT INTO ${s}.events (stream_id, version, data, recorded_at)
+          SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000)
+          FROM generate_series(1, n) AS g;
+          IF message IS NOT NULL THEN
+            INSERT INTO ${s}.processed (stream_id, message_id) VALUES (p_ids[i], message);
+          END IF;
+          extra := p_extras -> (i - 1);
+          IF extra IS NOT NULL AND jsonb_typeof(extra) = 'object' THEN
+            DELETE FROM ${s}.outbox o
+            USING jsonb_to_recordset(extra -> 'timers') AS k(target_id text, key text)
+            WHERE o.status = 'pending' AND o.target_id = k.target_id AND o.timer_key = k.key;
+            INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
+              order_key, source_type, source_id, source_version)
+            SELECT r.kind, r.name, r.target_id, r.payload, r.idempotency_key, r.due_at, r.timer, r.timer_key,
+              r.order_key, p_types[i], p_ids[i], r.source_version
+            FROM jsonb_to_recordset(extra -> 'outbox') AS r(kind text, name text, target_id text, payload text,
+              idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text, source_version int);
+          END IF;
+          r_outcome := 'ok';
+          r_version := expected + n;
+        ELSE
+          SELECT coalesce((SELECT st.version FROM ${s}.streams st WHERE st.id = p_ids[i]), 0) INTO r_version;
+          r_outcome := CASE
+            WHEN message IS NOT NULL AND EXISTS (
+              SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = message)
+            THEN 'duplicate' ELSE 'conflict' END;
+        END IF;
+        RETURN NEXT;
+        first := first + n;
+      END LOOP;
+    END
+    $$;`;

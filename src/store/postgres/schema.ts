@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import { commitBatchFunction } from './commit-batch.js';
+
+/**
+ * The PostgreSQL schema, as numbered migrations. Each is applied once, in order, and recorded in
+ * `<schema>.migrations`. `id` columns use the "C" collation: ids are compared byte for byte.
+ * A change to the `commit_batch` function (commit-batch.ts) is a new migration that runs
+ * `commitBatchFunction` again.
+ */
+const migrations: readonly ((schema: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.streams (
+      id text COLLATE "C" PRIMARY KEY,
+      version integer NOT NULL
+    );
+    CREATE TABLE ${s}.events (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      stream_id text COLLATE "C" NOT NULL,
+      version integer NOT NULL,
+      data text NOT NULL,
+      recorded_at timestamptz NOT NULL,
+      UNIQUE (stream_id, version)
+    );
+    CREATE TABLE ${s}.snapshots (
+      stream_id text COLLATE "C" NOT NULL,
+      entity_type text COLLATE "C" NOT NULL,
+      schema_version text NOT NULL,
+      version integer NOT NULL,
+      state text NOT NULL,
+      PRIMARY KEY (stream_id, entity_type)
+    );`,
+  // The outbox (at-least-once effects, messages, timers) and the ids of messages each log handled.
+  // Times are milliseconds since the epoch from the system's clock.
+  (s) => `
+    CREATE TABLE ${s}.processed (
+      stream_id text COLLATE "C" NOT NULL,
+      message_id text COLLATE "C" NOT NULL,
+      PRIMARY KEY (stream_id, message_id)
+    );
+    CREATE TABLE ${s}.outbox (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      kind text NOT NULL,
+      name text COLLATE "C" NOT NULL,
+      target_id text COLLATE "C",
+      payload text,
+      idempotency_key text NOT NULL,
+      due_at bigint NOT NULL,
+      timer boolean NOT NULL,
+      timer_key text COLLATE "C",
+      order_key text COLLATE "C",
+      source_type text NOT NULL,
+      source_id text COLLATE "C" NOT NULL,
+      source_version integer NOT NULL,
+      attempts integer NOT NULL DEFAULT 0,
+      last_error text,
+      status text NOT NULL DEFAULT 'pending',
+      lease_owner text,
+      lease_until bigint NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON ${s}.outbox (status, due_at);
+    CREATE INDEX outbox_order ON ${s}.outbox (order_key, id) WHERE order_key IS NOT NULL;
+    CREATE INDEX outbox_timer ON ${s}.outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
+  // A whole group commit in one round trip (see commit-batch.ts).
+  commitBatchFunction,
+];
+
+/** How many migrations there are: the schema's version once up to date. */
+export const postgresMigrationCount = migrations.length;
+
+/**
+ * Brings the schema up to date. Processes starting together take turns on a transaction-scoped
+ * advisory lock, so each migration runs exactly once.
+ */
+export async function migrate(client: pg.ClientBase, schema: string, quotedSchema: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pachyderm:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quotedSchema}.migrations (
+         version integer PRIMARY KEY,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await client.query<{ applied: number }>(
+      `SELECT coalesce(max(version), 0)::int AS applied FROM ${quotedSchema}.migrations`,
+    );
+    const applied = rows[0]?.applied ?? 0;
+    for (let i = applied; i < migrations.length; i++) {
+      await client.query((migrations[i] as (s: string) => string)(quotedSchema));
+      await client.query(`INSERT INTO ${quotedSchema}.migrations (version) VALUES ($1)`, [i + 1]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

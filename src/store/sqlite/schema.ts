@@ -1,0 +1,65 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The SQLite schema, as numbered migrations. `PRAGMA user_version` records how many are applied.
+ *
+ * Events get a global sequence as rowid and a unique (stream_id, version) index: appends to many
+ * interleaved logs then write at the end of the table instead of all over a clustered key.
+ */
+export const sqliteMigrations: readonly string[] = [
+  `CREATE TABLE pachyderm_events (
+     seq INTEGER PRIMARY KEY,
+     stream_id TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     recorded_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX pachyderm_events_stream_version ON pachyderm_events (stream_id, version);
+   CREATE TABLE pachyderm_snapshots (
+     stream_id TEXT NOT NULL,
+     entity_type TEXT NOT NULL,
+     schema_version TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     PRIMARY KEY (stream_id, entity_type)
+   ) WITHOUT ROWID;`,
+  // The outbox (at-least-once effects, messages, timers) and the ids of messages each log handled.
+  `CREATE TABLE pachyderm_processed (
+     stream_id TEXT NOT NULL,
+     message_id TEXT NOT NULL,
+     PRIMARY KEY (stream_id, message_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE pachyderm_outbox (
+     id INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     target_id TEXT,
+     payload TEXT,
+     idempotency_key TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     timer INTEGER NOT NULL,
+     timer_key TEXT,
+     order_key TEXT,
+     source_type TEXT NOT NULL,
+     source_id TEXT NOT NULL,
+     source_version INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     status TEXT NOT NULL DEFAULT 'pending',
+     lease_owner TEXT,
+     lease_until INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX pachyderm_outbox_due ON pachyderm_outbox (status, due_at);
+   CREATE INDEX pachyderm_outbox_order ON pachyderm_outbox (order_key, id) WHERE order_key IS NOT NULL;
+   CREATE INDEX pachyderm_outbox_timer ON pachyderm_outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
+];
+
+/** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */
+export function migrate(db: Database.Database): void {
+  const apply = db.transaction(() => {
+    const applied = db.pragma('user_version', { simple: true }) as number;
+    for (let i = applied; i < sqliteMigrations.length; i++) db.exec(sqliteMigrations[i] as string);
+    if (applied < sqliteMigrations.length) db.pragma(`user_version = ${sqliteMigrations.length}`);
+  });
+  apply.immediate();
+}

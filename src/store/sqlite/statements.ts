@@ -1,0 +1,67 @@
+/**
+ * Every SQL statement the SQLite store runs, keyed by the port method it serves. The store
+ * (index.ts) prepares them once per connection and decides when to run them.
+ */
+
+/** An outbox row's columns, named as the record's fields (see `outboxRecord`). */
+const outboxColumns = `id, kind, name, target_id AS targetId, payload, idempotency_key AS idempotencyKey,
+  due_at AS dueAt, timer, timer_key AS timerKey, order_key AS orderKey, source_type AS sourceType,
+  source_id AS sourceId, source_version AS sourceVersion, attempts, last_error AS lastError, status`;
+
+const readEvents = `SELECT version, data, recorded_at AS recordedAt FROM pachyderm_events
+  WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`;
+
+export const statements = {
+  commit: {
+    streamVersion: 'SELECT coalesce(max(version), 0) AS version FROM pachyderm_events WHERE stream_id = ?',
+    isProcessed: 'SELECT 1 AS found FROM pachyderm_processed WHERE stream_id = ? AND message_id = ?',
+    insertEvent: 'INSERT INTO pachyderm_events (stream_id, version, data, recorded_at) VALUES (?, ?, ?, ?)',
+    markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, ?)',
+    cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
+    insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
+           order_key, source_type, source_id, source_version)
+         VALUES (@kind, @name, @targetId, @payload, @idempotencyKey, @dueAt, @timer, @timerKey, @orderKey,
+           @sourceType, @sourceId, @sourceVersion)`,
+  },
+  readStreams: readEvents,
+  readLogs: {
+    snapshot: `SELECT schema_version AS schemaVersion, version, state FROM pachyderm_snapshots
+         WHERE stream_id = ? AND entity_type = ?`,
+    events: readEvents,
+  },
+  writeSnapshot: `INSERT INTO pachyderm_snapshots (stream_id, entity_type, schema_version, version, state)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (stream_id, entity_type) DO UPDATE
+         SET schema_version = excluded.schema_version, version = excluded.version, state = excluded.state
+         WHERE excluded.version > pachyderm_snapshots.version
+            OR excluded.schema_version <> pachyderm_snapshots.schema_version`,
+  claimOutbox: {
+    eligible: `SELECT ${outboxColumns} FROM pachyderm_outbox o
+         WHERE o.status = 'pending' AND o.due_at <= @now AND o.lease_until <= @now
+           AND (o.order_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM pachyderm_outbox p
+             WHERE p.order_key = o.order_key AND p.id < o.id AND p.status = 'pending'
+               AND (o.kind = 'message' OR p.attempts = 0)))
+         ORDER BY o.id LIMIT @limit`,
+    lease: 'UPDATE pachyderm_outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?',
+  },
+  settleOutbox: {
+    done: "DELETE FROM pachyderm_outbox WHERE id = ? AND lease_owner = ? AND status = 'pending'",
+    retry: `UPDATE pachyderm_outbox SET due_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0
+         WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+    dead: `UPDATE pachyderm_outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = 0
+         WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+  },
+  deadLetters: `SELECT ${outboxColumns} FROM pachyderm_outbox WHERE status = 'dead' ORDER BY id LIMIT ?`,
+  retryDeadLetter: `UPDATE pachyderm_outbox SET status = 'pending', attempts = 0, due_at = ?, lease_owner = NULL, lease_until = 0
+       WHERE id = ? AND status = 'dead'`,
+  nextDueAt: `SELECT min(max(due_at, lease_until)) AS at FROM pachyderm_outbox
+         WHERE status = 'pending' AND max(due_at, lease_until) > ?`,
+  outboxStats: `SELECT
+         coalesce(sum(status = 'pending' AND NOT (timer = 1 AND attempts = 0 AND due_at > @now)), 0) AS depth,
+         coalesce(sum(status = 'pending' AND lease_until > @now), 0) AS inFlight,
+         coalesce(sum(status = 'pending' AND lease_until <= @now AND attempts > 0), 0) AS retrying,
+         coalesce(sum(status = 'dead'), 0) AS deadLetters,
+         coalesce(sum(status = 'pending' AND timer = 1 AND attempts = 0 AND due_at > @now), 0) AS pendingTimers
+       FROM pachyderm_outbox`,
+} as const;
