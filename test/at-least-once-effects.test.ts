@@ -4,12 +4,13 @@
  * `maxAttempts`, and retried from there on request.
  */
 import { randomUUID } from 'node:crypto';
-import { createSystem, defineEffect, defineEntity, type EffectContext, type Logger, ok, type System } from 'pachyderm';
+import { defineEffect, defineEntity, type EffectContext, type Logger, ok, type System } from 'pachyderm';
 import { createTestClock } from 'pachyderm/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { storeKinds, useStorePlaces } from './support/stores.js';
+import { describe, expect, it, vi } from 'vitest';
+import { storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 interface Attempt {
   key: string;
@@ -46,11 +47,6 @@ function failureRecorded(system: System, retrying = 1) {
 }
 
 describe.each(storeKinds)('at-least-once effects on %s', (kind) => {
-  const systems: System[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
-  });
-
   async function setup(behaviour: (ctx: EffectContext) => void | Promise<void>, maxAttempts = 10) {
     const clock = createTestClock(1_000_000);
     const attempts: Attempt[] = [];
@@ -75,10 +71,9 @@ describe.each(storeKinds)('at-least-once effects on %s', (kind) => {
         ok([{ type: 'Placed' as const, cents: message.cents }], [Charge.with({ cents: message.cents })]),
       update: (_event, state) => ({ placed: state.placed + 1 }),
     });
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const { logger, lines } = recordingLogger();
-    const system = createSystem({ store: place.newStore(), entities: [Order], effects: [Charge], clock, logger });
-    systems.push(system);
+    const system = running.start({ store: place.newStore(), entities: [Order], effects: [Charge], clock, logger });
     return { system, clock, attempts, Order, lines, place, Charge };
   }
 
@@ -201,8 +196,7 @@ describe.each(storeKinds)('at-least-once effects on %s', (kind) => {
   it('keeps an effect whose commit was refused out of the outbox', async () => {
     const { system, attempts, Order, place, Charge, clock } = await setup(() => {});
     // Leases compare times from each process's clock: both use the same one.
-    const other = createSystem({ store: place.newStore(), entities: [Order], effects: [Charge], clock });
-    systems.push(other);
+    const other = running.start({ store: place.newStore(), entities: [Order], effects: [Charge], clock });
     const ref = Order.ref(randomUUID());
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 ? system : other).call(ref, { type: 'Place', cents: i })),

@@ -1,28 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { createSystem, defineEntity, ok } from 'pachyderm';
+import { type createSystem, defineEntity, ok } from 'pachyderm';
 import { createTestClock } from 'pachyderm/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminMailer, Counter, Ledger } from './support/entities.js';
-import { storeKinds, useStorePlaces } from './support/stores.js';
+import { storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 describe.each(storeKinds)('calls and reads on %s', (kind) => {
-  const systems: ReturnType<typeof createSystem>[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
-  });
   async function start(options: Partial<Parameters<typeof createSystem>[0]> = {}) {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const sent: unknown[] = [];
-    const system = createSystem({
+    const system = running.start({
       store: place.newStore(),
       entities: [Counter, Ledger],
       effects: [AdminMailer],
       context: { sent },
       ...options,
     });
-    systems.push(system);
     return { system, place, sent };
   }
 
@@ -73,8 +69,7 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
 
   it('reads the latest committed state, including events another system appended', async () => {
     const { system, place } = await start();
-    const other = createSystem({ store: place.newStore(), entities: [Counter] });
-    systems.push(other);
+    const other = running.start({ store: place.newStore(), entities: [Counter] });
     const ref = Counter.ref(randomUUID());
     await system.call(ref, { type: 'Increment' });
     await other.call(ref, { type: 'Increment' });

@@ -13,10 +13,11 @@ import {
   PachydermError,
   type System,
 } from 'pachyderm';
-import { afterEach, describe, expect, it } from 'vitest';
-import { storeKinds, useStorePlaces } from './support/stores.js';
+import { describe, expect, it } from 'vitest';
+import { storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 const Echo = defineEffect('Echo', (_payload: unknown) => {});
 
@@ -89,11 +90,8 @@ const Fragile = defineEntity({
 
 describe.each(storeKinds)('faults on %s', (kind) => {
   let system: System;
-  afterEach(async () => {
-    await system?.close();
-  });
   async function start() {
-    system = createSystem({ store: (await places.place(kind)).newStore(), entities: [Fragile], effects: [Echo] });
+    system = running.start({ store: (await running.place(kind)).newStore(), entities: [Fragile], effects: [Echo] });
     const ref = Fragile.ref(randomUUID());
     expect(await system.call(ref, { type: 'Add' })).toMatchObject({ ok: true, version: 1 });
     return ref;
@@ -132,8 +130,8 @@ describe.each(storeKinds)('faults on %s', (kind) => {
   });
 
   it('folds frozen events on replay too', async () => {
-    const store = (await places.place(kind)).newStore();
-    system = createSystem({ store, entities: [Fragile] });
+    const store = (await running.place(kind)).newStore();
+    system = running.start({ store, entities: [Fragile] });
     const ref = Fragile.ref(randomUUID());
     // An event the live path would refuse, written straight to the log: activation folds it frozen.
     await store.open();

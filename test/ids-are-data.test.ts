@@ -10,7 +10,6 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import {
-  createSystem,
   type Decision,
   defineEffect,
   defineEntity,
@@ -24,9 +23,10 @@ import {
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger } from './support/entities.js';
-import { type StoreKind, type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
+import { type StoreKind, type StorePlace, storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 /** 255 bytes of UTF-8: the longest id allowed. */
 const longestId = `${'é'.repeat(127)}x`;
@@ -258,14 +258,12 @@ function nastyPayload(): unknown {
 const isPolluted = () => 'polluted' in {} || 'polluted' in Object.prototype;
 
 describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind) => {
-  const systems: System[] = [];
   const effectErrors: unknown[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
+  afterEach(() => {
     expect(effectErrors.splice(0)).toEqual([]);
   });
   function start(place: StorePlace, options: { fromEvents?: boolean; effects?: EffectRun[] } = {}) {
-    const system = createSystem({
+    const system = running.start({
       store: place.newStore(),
       entities: options.fromEvents ? typesFromEvents : types,
       effects: [Noted],
@@ -273,7 +271,6 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
       snapshotEvery: 2,
       onEffectError: (error) => effectErrors.push(error),
     });
-    systems.push(system);
     return system;
   }
 
@@ -285,7 +282,7 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
   });
 
   it('gives each id its own log, verbatim, also after a restart', async () => {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const effects: EffectRun[] = [];
     const system = start(place, { effects });
     // Id i gets (i % 4) + 1 events from type i: ids that shared a log would show each other's.
@@ -348,7 +345,7 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
   });
 
   it('lets entity types with the same id share its log, since the id alone names it', async () => {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const system = start(place);
     const shared = ["Robert'); DROP TABLE pachyderm_events;--", '__proto__', '🐘💾', longestId];
     for (const id of shared) {
@@ -391,7 +388,7 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
   });
 
   it('returns payloads of such strings and keys verbatim, and pollutes no prototype', async () => {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const system = start(place);
     const payload = nastyPayload();
     const text = JSON.stringify(payload);
@@ -428,9 +425,8 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
   });
 
   it('answers unregistered type names such as "constructor" with UNKNOWN_ENTITY_TYPE', async () => {
-    const place = await places.place(kind);
-    const system = createSystem({ store: place.newStore(), entities: [Ledger] });
-    systems.push(system);
+    const place = await running.place(kind);
+    const system = running.start({ store: place.newStore(), entities: [Ledger] });
     for (const type of ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', "Ledger' --"]) {
       const ref = { type, id: 'x' } as unknown as ReturnType<typeof Ledger.ref>;
       const called = await failure(() => system.call(ref, { type: 'Record', callId: 'c' }));
@@ -443,16 +439,15 @@ describe.each(storeKinds)('ids and type names are data on %s', (kind: StoreKind)
   });
 
   it('refuses invalid ids with INVALID_ID, commits nothing and keeps serving', async () => {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const { store, streamIds } = watched(place.newStore());
-    const system = createSystem({
+    const system = running.start({
       store,
       entities: [Ledger, ...types],
       effects: [Noted],
       context: [] as never,
       onEffectError: (error) => effectErrors.push(error),
     });
-    systems.push(system);
     const ref = Ledger.ref(randomUUID());
     await system.call(ref, { type: 'Record', callId: 'before' });
     const invalid: [string, unknown][] = [

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  createSystem,
+  type createSystem,
   defineEntity,
   ErrorCode,
   error,
@@ -20,10 +20,11 @@ import {
   silentLogger,
 } from 'pachyderm';
 import { createTestClock } from 'pachyderm/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { storeKinds, useStorePlaces } from './support/stores.js';
+import { describe, expect, it, vi } from 'vitest';
+import { storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 type InboxMessage = { type: 'Note'; from: string; n: number } | { type: 'Refuse' };
 const Inbox = defineEntity({
@@ -83,14 +84,14 @@ async function notesOf(system: System, id: string): Promise<string[]> {
 }
 
 describe.each(storeKinds)('messages on %s', (kind) => {
-  const systems: System[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
-  });
   async function start(options: Partial<Parameters<typeof createSystem>[0]> = {}) {
-    const place = await places.place(kind);
-    const system = createSystem({ store: place.newStore(), entities: [Sender, Inbox], pollIntervalMs: 50, ...options });
-    systems.push(system);
+    const place = await running.place(kind);
+    const system = running.start({
+      store: place.newStore(),
+      entities: [Sender, Inbox],
+      pollIntervalMs: 50,
+      ...options,
+    });
     return { system, place };
   }
 
@@ -112,10 +113,9 @@ describe.each(storeKinds)('messages on %s', (kind) => {
 
   it('has the target handle a message once when its delivery is repeated', async () => {
     const clock = createTestClock(5_000);
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const store = forgetfulSettle(place.newStore());
-    const system = createSystem({ store, entities: [Sender, Inbox], clock, leaseMs: 1_000, logger: silentLogger });
-    systems.push(system);
+    const system = running.start({ store, entities: [Sender, Inbox], clock, leaseMs: 1_000, logger: silentLogger });
     const to = randomUUID();
     store.failing = true;
     await system.call(Sender.ref(randomUUID()), { type: 'Send', to, count: 1 });
@@ -135,8 +135,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
 
   it('has the target handle each message once when two processes deliver the same outbox', async () => {
     const { system, place } = await start();
-    const other = createSystem({ store: place.newStore(), entities: [Sender, Inbox], pollIntervalMs: 50 });
-    systems.push(other);
+    const other = running.start({ store: place.newStore(), entities: [Sender, Inbox], pollIntervalMs: 50 });
     const to = randomUUID();
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
@@ -185,7 +184,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
   });
 
   it('makes a message for an entity type the delivering process does not serve a dead letter', async () => {
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const to = randomUUID();
     // The only process left to deliver serves Sender, not Inbox.
     const store = place.newStore();
@@ -216,8 +215,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
       recordedAt: 0,
     });
     await store.release();
-    const senderOnly = createSystem({ store: place.newStore(), entities: [Sender] });
-    systems.push(senderOnly);
+    const senderOnly = running.start({ store: place.newStore(), entities: [Sender] });
     await vi.waitFor(async () => expect(await senderOnly.deadLetters()).toHaveLength(1));
     const [dead] = await senderOnly.deadLetters();
     expect(dead?.error).toMatch(/not served/);

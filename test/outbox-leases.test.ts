@@ -3,30 +3,26 @@
  * once when nothing fails. (A process that dies holding a lease: see outbox-crash.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
-import { createSystem, defineEffect, defineEntity, ok, type System } from 'pachyderm';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { storeKinds, useStorePlaces } from './support/stores.js';
+import { defineEffect, defineEntity, ok, type System } from 'pachyderm';
+import { describe, expect, it, vi } from 'vitest';
+import { storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 describe.each(storeKinds)('outbox leases on %s', (kind) => {
-  const systems: System[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
-  });
-
   it('never delivers one row on two systems at the same time, and delivers each once', async () => {
-    const running = new Set<string>();
+    const inFlight = new Set<string>();
     const runs = new Map<string, number>();
     let overlaps = 0;
     const Slow = defineEffect(
       'Slow',
       async (_payload: null, ctx) => {
-        if (running.has(ctx.idempotencyKey)) overlaps++;
-        running.add(ctx.idempotencyKey);
+        if (inFlight.has(ctx.idempotencyKey)) overlaps++;
+        inFlight.add(ctx.idempotencyKey);
         runs.set(ctx.idempotencyKey, (runs.get(ctx.idempotencyKey) ?? 0) + 1);
         await new Promise((resolve) => setTimeout(resolve, 5));
-        running.delete(ctx.idempotencyKey);
+        inFlight.delete(ctx.idempotencyKey);
       },
       { delivery: 'at-least-once' },
     );
@@ -36,18 +32,16 @@ describe.each(storeKinds)('outbox leases on %s', (kind) => {
       handle: (_message: { type: 'Run' }, _state) => ok([{ type: 'Ran' as const }], [Slow.with(null)]),
       update: (_event, state) => state + 1,
     });
-    const place = await places.place(kind);
-    for (let i = 0; i < 3; i++) {
-      systems.push(
-        createSystem({
-          store: place.newStore(),
-          entities: [Job],
-          effects: [Slow],
-          pollIntervalMs: 20,
-          outboxBatchSize: 8,
-        }),
-      );
-    }
+    const place = await running.place(kind);
+    const systems = [0, 1, 2].map(() =>
+      running.start({
+        store: place.newStore(),
+        entities: [Job],
+        effects: [Slow],
+        pollIntervalMs: 20,
+        outboxBatchSize: 8,
+      }),
+    );
     const ids = Array.from({ length: 10 }, () => randomUUID());
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>

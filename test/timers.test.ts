@@ -4,12 +4,13 @@
  * whose time passed while everything was down fires promptly, once. Time is the injected clock.
  */
 import { randomUUID } from 'node:crypto';
-import { cancelTimer, createSystem, defineEntity, ok, type System, sendAfter, sendAt } from 'pachyderm';
+import { cancelTimer, defineEntity, ok, type System, sendAfter, sendAt } from 'pachyderm';
 import { createTestClock, type TestClock } from 'pachyderm/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
+import { describe, expect, it, vi } from 'vitest';
+import { type StorePlace, storeKinds } from './support/stores.js';
+import { useSystems } from './support/systems.js';
 
-const places = useStorePlaces();
+const running = useSystems();
 
 type ReservationMessage =
   | { type: 'Reserve'; minutes: number; key?: string }
@@ -51,46 +52,34 @@ const Reservation = defineEntity({
 let currentId = '';
 
 const minutes = (n: number) => n * 60_000;
-const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
 
 describe.each(storeKinds)('timers on %s', (kind) => {
-  const systems: System[] = [];
-  afterEach(async () => {
-    await Promise.all(systems.splice(0).map((s) => s.close()));
-  });
   function start(place: StorePlace, clock: TestClock) {
-    const system = createSystem({ store: place.newStore(), entities: [Reservation], clock });
-    systems.push(system);
+    const system = running.start({ store: place.newStore(), entities: [Reservation], clock });
     return system;
   }
   async function expired(system: System): Promise<string[]> {
     return (await system.read(Reservation.ref(currentId))).state.expired;
   }
-  /** Waits for an assertion while firing the clock's due wake-ups. */
-  function eventually(clock: TestClock, assertion: () => Promise<unknown>) {
-    return vi.waitFor(async () => {
-      clock.advance(0);
-      await assertion();
-    });
-  }
 
   it('fires after the delay, not before', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     await system.call(Reservation.ref(currentId), { type: 'Reserve', minutes: 15 });
     expect((await system.stats()).pendingTimers).toBe(1);
     clock.advance(minutes(15) - 1);
-    await settle();
+    await system.settled();
     expect(await expired(system)).toEqual([]);
     clock.advance(1);
-    await eventually(clock, async () => expect(await expired(system)).toEqual(['after 15 min (#0)']));
+    await system.settled();
+    expect(await expired(system)).toEqual(['after 15 min (#0)']);
     expect((await system.stats()).pendingTimers).toBe(0);
   });
 
   it('fires on the advance that reaches its time, with no further advance', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     await system.call(Reservation.ref(currentId), { type: 'Reserve', minutes: 15 });
     // Right after the commit, while the deliverer is still looking at the outbox.
@@ -100,7 +89,7 @@ describe.each(storeKinds)('timers on %s', (kind) => {
 
   it('survives a restart that happens before its time', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const first = start(place, clock);
     currentId = randomUUID();
     await first.call(Reservation.ref(currentId), { type: 'Reserve', minutes: 30 });
@@ -108,12 +97,13 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     clock.advance(minutes(10));
     const second = start(place, clock);
     clock.advance(minutes(20));
-    await eventually(clock, async () => expect(await expired(second)).toEqual(['after 30 min (#0)']));
+    await second.settled();
+    expect(await expired(second)).toEqual(['after 30 min (#0)']);
   });
 
   it('fires late but once when everything was down at its time', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const place = await places.place(kind);
+    const place = await running.place(kind);
     const first = start(place, clock);
     currentId = randomUUID();
     await first.call(Reservation.ref(currentId), { type: 'Reserve', minutes: 5 });
@@ -123,13 +113,13 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     const third = start(place, clock);
     await vi.waitFor(async () => expect(await expired(second)).toEqual(['after 5 min (#0)']));
     clock.advance(minutes(60));
-    await settle();
+    await Promise.all([second, third].map((s) => s.settled()));
     expect(await expired(third)).toEqual(['after 5 min (#0)']);
   });
 
   it('replaces a keyed timer with a new one for the same target and key', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     const ref = Reservation.ref(currentId);
     await system.call(ref, { type: 'Reserve', minutes: 10, key: 'expiry' });
@@ -137,15 +127,15 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     await system.call(ref, { type: 'Reserve', minutes: 15, key: 'reminder' });
     expect((await system.stats()).pendingTimers).toBe(2);
     clock.advance(minutes(30));
-    await eventually(clock, async () => expect(await expired(system)).toHaveLength(2));
-    await settle();
+    await system.settled();
+    expect(await expired(system)).toHaveLength(2);
     // Both were due in the same moment and fire side by side: their order is not promised.
     expect([...(await expired(system))].sort()).toEqual(['after 15 min (#2)', 'after 20 min (#1)']);
   });
 
   it('keeps one pending timer per target and key when keyed timers are decided in one batch', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     const ref = Reservation.ref(currentId);
     // The first call is decided alone; the four after it wait together: one batch, one append.
@@ -155,15 +145,15 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     ]);
     expect((await system.stats()).pendingTimers).toBe(1);
     clock.advance(minutes(10));
-    await eventually(clock, async () => expect(await expired(system)).toHaveLength(1));
-    await settle();
+    await system.settled();
+    expect(await expired(system)).toHaveLength(1);
     // The last decided replaces the others.
     expect(await expired(system)).toEqual(['after 4 min (#3)']);
   });
 
   it('applies a keyed timer and its cancel in the order decided within one batch', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     const ref = Reservation.ref(currentId);
     await Promise.all([
@@ -175,12 +165,13 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     ]);
     expect((await system.stats()).pendingTimers).toBe(1);
     clock.advance(minutes(10));
-    await eventually(clock, async () => expect(await expired(system)).toEqual(['after 2 min (#1)']));
+    await system.settled();
+    expect(await expired(system)).toEqual(['after 2 min (#1)']);
   });
 
   it('removes a keyed timer on cancelTimer', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     const ref = Reservation.ref(currentId);
     await system.call(ref, { type: 'Reserve', minutes: 10, key: 'expiry' });
@@ -188,23 +179,24 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     await system.call(ref, { type: 'Cancel', key: 'expiry' });
     expect((await system.stats()).pendingTimers).toBe(1);
     clock.advance(minutes(60));
-    await eventually(clock, async () => expect(await expired(system)).toEqual(['after 12 min (#1)']));
-    await settle();
+    await system.settled();
+    expect(await expired(system)).toEqual(['after 12 min (#1)']);
     expect(await expired(system)).toEqual(['after 12 min (#1)']);
   });
 
   it('delivers sendAt at its date, and at once when the date has passed', async () => {
     const clock = createTestClock(Date.UTC(2026, 10, 28, 12));
-    const system = start(await places.place(kind), clock);
+    const system = start(await running.place(kind), clock);
     currentId = randomUUID();
     const ref = Reservation.ref(currentId);
     await system.call(ref, { type: 'ReserveUntil', at: '2026-11-28T13:00:00.000Z' });
     await system.call(ref, { type: 'ReserveUntil', at: '2026-11-28T11:00:00.000Z' });
     await vi.waitFor(async () => expect(await expired(system)).toEqual(['at 2026-11-28T11:00:00.000Z']));
     clock.advance(minutes(59));
-    await settle();
+    await system.settled();
     expect(await expired(system)).toHaveLength(1);
     clock.advance(minutes(1));
-    await eventually(clock, async () => expect(await expired(system)).toHaveLength(2));
+    await system.settled();
+    expect(await expired(system)).toHaveLength(2);
   });
 });
