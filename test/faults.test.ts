@@ -11,8 +11,11 @@ import {
   isPachydermError,
   ok,
   PachydermError,
+  refsOf,
   type System,
 } from 'pachyderm';
+import { postgresStore } from 'pachyderm/postgres';
+import { sqliteStore } from 'pachyderm/sqlite';
 import { describe, expect, it } from 'vitest';
 import { storeKinds } from './support/stores.js';
 import { useSystems } from './support/systems.js';
@@ -223,5 +226,20 @@ describe('definition and configuration errors', () => {
     expect(() => createSystem({ store, entities: [Fragile, Fragile] })).toThrow(/two entity definitions/);
     expect(() => createSystem({ store, entities: [Fragile], idleTimeoutMs: -1 })).toThrow(/idleTimeoutMs/);
     expect(() => createSystem({ store, entities: [Fragile], snapshotEvery: 1.5 })).toThrow(/snapshotEvery/);
+  });
+
+  it('refuses store options that cannot work, with INVALID_CONFIGURATION', () => {
+    const invalid = expect.objectContaining({ code: ErrorCode.InvalidConfiguration });
+    expect(() => sqliteStore({ filename: '' })).toThrow(invalid);
+    expect(() => sqliteStore({ filename: 'x.db', synchronous: 'OFF' as never })).toThrow(invalid);
+    expect(() => sqliteStore({ filename: 'x.db', busyTimeoutMs: -1 })).toThrow(invalid);
+    expect(() => postgresStore({ connectionString: 'postgres://x', schema: '' })).toThrow(invalid);
+    expect(() => postgresStore({ connectionString: 'postgres://x', poolSize: 0 })).toThrow(invalid);
+    expect(() => postgresStore({ pool: {} as never })).toThrow(invalid);
+  });
+
+  it('makes refs of a type declared ahead as plain data, refusing a bad type name', () => {
+    expect(refsOf<{ type: 'Reserve' }>('Ticket').ref('t1')).toEqual({ type: 'Ticket', id: 't1' });
+    expect(() => refsOf('')).toThrow(expect.objectContaining({ code: ErrorCode.InvalidConfiguration }));
   });
 });
