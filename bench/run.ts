@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createSystem, defineEntity, memoryStore, ok, type Store, type System, silentLogger } from 'pachyderm';
+import { createSystem, defineEntity, error, memoryStore, ok, type Store, type System, silentLogger } from 'pachyderm';
 import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
@@ -32,6 +32,14 @@ const Bulk = defineEntity({
   handle: (message: { n: number }, _state) =>
     ok(Array.from({ length: message.n }, (_, i) => ({ type: 'Added' as const, note: `event ${i}` }))),
   update: (event, state) => ({ count: state.count + 1, last: event.note }),
+});
+/** Opens once, then refuses every knock: a rejected call, decided on the loaded state. */
+const Gate = defineEntity({
+  type: 'Gate',
+  init: () => ({ open: false }),
+  handle: (message: { type: 'Open' } | { type: 'Knock' }, state) =>
+    message.type === 'Open' ? ok([{ type: 'Opened' as const }]) : error(state.open ? 'busy' : 'closed'),
+  update: (_event, _state) => ({ open: true }),
 });
 
 interface Sample {
@@ -109,8 +117,15 @@ async function repeat(label: string, once: () => Promise<Sample>): Promise<Measu
 interface Target {
   name: string;
   store(): Store;
-  /** The raw floor: one append of one event, straight through the driver, one transaction. */
-  raw?: { append(id: string, expected: number, data: string): Promise<void>; close(): Promise<void> };
+  /**
+   * The raw floors: one append of one event, straight through the driver, one transaction; and
+   * one read of a log's version.
+   */
+  raw?: {
+    append(id: string, expected: number, data: string): Promise<void>;
+    version(id: string): Promise<number>;
+    close(): Promise<void>;
+  };
   /** Emmett on the same database, when installed. */
   peer?: PeerCounter;
   size: number;
@@ -120,7 +135,7 @@ interface Target {
 const PEER_SIZE = 300;
 
 async function withSystem<T>(target: Target, body: (system: System) => Promise<T>): Promise<T> {
-  const system = createSystem({ store: target.store(), entities: [Counter, Bulk], logger: silentLogger });
+  const system = createSystem({ store: target.store(), entities: [Counter, Bulk, Gate], logger: silentLogger });
   try {
     return await body(system);
   } finally {
@@ -179,6 +194,31 @@ async function hotEntity(target: Target, concurrency: number) {
       })
     : undefined;
   report(`One hot entity, ${concurrency} concurrent callers`, target.name, ours, floor, emmett);
+}
+
+/**
+ * Rejected calls on loaded entities: nothing to commit, so each answer waits for a read that confirms
+ * the loaded copy is the latest (many entities' confirmations share one read). The floor is one
+ * version read per call straight through the driver.
+ */
+async function rejectedCalls(target: Target) {
+  const entities = 1_000;
+  const ours = await repeat(`${target.name}, rejected calls on ${entities} loaded entities`, () =>
+    withSystem(target, async (system) => {
+      const prefix = randomUUID();
+      const ref = (i: number) => Gate.ref(`${prefix}-${i % entities}`);
+      await drive(entities, 256, (i) => system.call(ref(i), { type: 'Open' }));
+      return drive(target.size, 256, (i) => system.call(ref(i), { type: 'Knock' }));
+    }),
+  );
+  const raw = target.raw;
+  const floor = raw
+    ? await repeat(`${target.name}, raw floor, one version read per call`, () => {
+        const prefix = randomUUID();
+        return drive(target.size, 256, (i) => raw.version(`${prefix}-${i % entities}`));
+      })
+    : undefined;
+  report(`Rejected calls on ${fmt(entities)} loaded entities, 256 callers`, target.name, ours, floor);
 }
 
 async function activation(target: Target) {
@@ -357,6 +397,7 @@ async function main() {
     data TEXT NOT NULL, recorded_at INTEGER NOT NULL);
     CREATE UNIQUE INDEX events_stream_version ON events (stream_id, version);`);
   const current = rawSqlite.prepare('SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?').pluck();
+  const rawVersionPg = `SELECT coalesce(max(version), 0) AS version FROM raw_events WHERE stream_id = $1`;
   const insert = rawSqlite.prepare('INSERT INTO events (stream_id, version, data, recorded_at) VALUES (?, ?, ?, ?)');
   const rawAppend = rawSqlite.transaction((id: string, expected: number, data: string) => {
     if (current.get(id) !== expected) throw new Error('conflict');
@@ -384,6 +425,7 @@ async function main() {
       size: 2_000,
       raw: {
         append: async (id, expected, data) => rawAppend.immediate(id, expected, data),
+        version: async (id) => current.get(id) as number,
         close: async () => {
           rawSqlite.close();
         },
@@ -403,6 +445,10 @@ async function main() {
           );
           if (result.rowCount !== 1) throw new Error('conflict');
         },
+        async version(id) {
+          const { rows } = await rawPool.query<{ version: number }>(rawVersionPg, [id]);
+          return rows[0]?.version ?? 0;
+        },
         close: () => rawPool.end(),
       },
     },
@@ -417,6 +463,7 @@ async function main() {
       console.log(`\n${target.name}`);
       for (const concurrency of [1, 64, 256]) await manyEntities(target, concurrency);
       await hotEntity(target, 256);
+      await rejectedCalls(target);
       if (target.raw) await activation(target);
     }
     console.log('\nMemory');
@@ -459,6 +506,18 @@ ${targetsTable()}
 | --- | --- | --- | --- | --- | --- |
 ${rows.filter((r) => r.startsWith('| Many') || r.startsWith('| One')).join('\n')}
 
+## Rejected calls
+
+A rejection (or a decision without events) on a loaded entity commits nothing, so no version
+check guards it; Pachyderm answers only after a read shows the loaded copy is still the latest
+(a copy another process made stale is caught up and the message decided again). Concurrent
+confirmations share one read (\`readStreams\`). The floor is one version read per call, straight
+through the driver.
+
+| Scenario | Store | Pachyderm | Latency | Ratio to the read floor | |
+| --- | --- | --- | --- | --- | --- |
+${rows.filter((r) => r.startsWith('| Rejected')).join('\n')}
+
 ## Activation and memory
 
 | Scenario | Store | Without snapshot | With snapshot | |
@@ -483,7 +542,7 @@ ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
   a few appends; the floor's appends to one stream are sequential by nature.
 - **Memory store** figures are the runtime's own overhead, with no I/O. The hot entity comes
   closest to the 300,000 calls/s target. A CPU profile of it shows where the rest goes: decoding
-  every event from its JSON text before \`update\` sees it (what makes live state equal replayed
+  every event from its JSON text, and freezing it, before \`update\` sees it (what makes live state equal replayed
   state), encoding it, checking messages and events are plain JSON, and garbage collection. Using
   the caller's own event objects instead of decoded copies would save the decode, but would freeze
   the caller's objects or let them into the state, so it was not done. Many new entities also pay

@@ -8,7 +8,7 @@
  */
 import type { EffectCall, EntityDefinition, EntitySelf } from '../define/entity.js';
 import { EntityCodeError, ErrorCode, messageOf } from '../errors.js';
-import { decodeJson, deepFreeze, encodeJson } from './json.js';
+import { decodeFrozen, deepFreeze, encodeJson } from './json.js';
 import { type PlannedEffect, planEffect, type Registrations } from './plan-effect.js';
 
 export type { PlannedEffect, Registrations } from './plan-effect.js';
@@ -57,11 +57,6 @@ export function applyEvent<S, E>(definition: EntityDefinition<string, S, unknown
     );
   }
   return deepFreeze(next);
-}
-
-/** Decodes stored JSON (an event or a snapshot) into a frozen value, ready for {@link applyEvent}. */
-export function decodeFrozen<E>(text: string): E {
-  return deepFreeze(decodeJson(text) as E);
 }
 
 /**

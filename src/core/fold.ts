@@ -4,7 +4,8 @@
  */
 import type { EntityDefinition } from '../define/entity.js';
 import type { StoredEvent, StoredSnapshot } from '../store/port/index.js';
-import { applyEvent, decodeFrozen, initialState } from './decide.js';
+import { applyEvent, initialState } from './decide.js';
+import { decodeFrozen } from './json.js';
 
 /** An entity's state at a version of its log. */
 export interface Loaded<S> {

@@ -2,7 +2,7 @@
  * The public `System` object: what an application holds. It checks what callers give it and hands
  * the work to the parts made in wiring.ts.
  */
-import { decodeFrozen } from '../core/decide.js';
+import { decodeFrozen } from '../core/json.js';
 import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
 import { assertJsonSafe } from '../core/json.js';

@@ -9,16 +9,8 @@
  *   .then([{ type: 'Increased', amount: 1 }]);
  */
 import assert from 'node:assert/strict';
-import {
-  applyEvent,
-  decide,
-  decodeFrozen,
-  entitySelf,
-  initialState,
-  type Outcome,
-  type Registrations,
-} from '../core/decide.js';
-import { encodeJson } from '../core/json.js';
+import { applyEvent, decide, entitySelf, initialState, type Outcome, type Registrations } from '../core/decide.js';
+import { decodeFrozen, encodeJson } from '../core/json.js';
 import type { EffectCall, EntityDefinition } from '../define/entity.js';
 import { isPachydermError } from '../errors.js';
 import { defaultRetryPolicy } from '../outbox/retry-policy.js';
