@@ -2,10 +2,10 @@
  * The public `System` object: what an application holds. It checks what callers give it and hands
  * the work to the parts made in wiring.ts.
  */
-import { decodeFrozen } from '../core/json.js';
+
 import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
-import { assertJsonSafe } from '../core/json.js';
+import { assertJsonSafe, decodeFrozen } from '../core/json.js';
 import type { EntityDefinition, EntityRef } from '../define/entity.js';
 import { ConfigurationError, InvalidIdError, SystemClosedError } from '../errors.js';
 import { type DeadLetter, toDeadLetter } from '../outbox/dead-letters.js';

@@ -40,7 +40,7 @@ const system = createSystem({ store: memoryStore(), entities: [Account], effects
 console.log(await system.call(Account.ref('alice'), { type: 'Transfer', transfer: 't1', to: 'bob', amount: 30 }));
 console.log(await system.call(Account.ref('alice'), { type: 'Transfer', transfer: 't2', to: 'bob', amount: 90 }));
 
-// Delivery happens after the commit, off the caller's path: wait until the outbox is empty.
-while ((await system.stats()).depth > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+// Delivery happens after the commit, off the caller's path: wait until nothing is left to do.
+await system.settled();
 console.log((await system.read(Account.ref('bob'))).state, receipts);
 await system.close();
