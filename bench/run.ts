@@ -509,10 +509,12 @@ ${rows.filter((r) => r.startsWith('| Many') || r.startsWith('| One')).join('\n')
 ## Rejected calls
 
 A rejection (or a decision without events) on a loaded entity commits nothing, so no version
-check guards it; Pachyderm answers only after a read shows the loaded copy is still the latest
-(a copy another process made stale is caught up and the message decided again). Concurrent
-confirmations share one read (\`readStreams\`). The floor is one version read per call, straight
-through the driver.
+check guards it; Pachyderm answers only once the loaded copy is confirmed to be the latest (a copy
+another process made stale is caught up and the message decided again). On a store object one
+system has to itself, the memory store knows nobody else committed, and SQLite asks
+\`PRAGMA data_version\` (one statement, no read of the log); PostgreSQL, and a store object shared by
+two systems, confirm with a read, concurrent confirmations sharing one (\`readStreams\`). The floor
+is one version read per call, straight through the driver.
 
 | Scenario | Store | Pachyderm | Latency | Ratio to the read floor | |
 | --- | --- | --- | --- | --- | --- |

@@ -14,7 +14,8 @@ import { storeKinds, useSystems } from './support/systems.js';
 const Cart = defineEntity({
   type: 'Cart',
   init: () => ({ items: [] as string[], checkedOut: false }),
-  handle(message: { type: 'Add'; item: string } | { type: 'Checkout' }, state) {
+  handle(message: { type: 'Add'; item: string } | { type: 'Checkout' } | { type: 'Look' }, state) {
+    if (message.type === 'Look') return ok([]);
     if (message.type === 'Add') return ok([{ type: 'Added' as const, item: message.item }]);
     if (state.items.length === 0) return error('empty' as const);
     return ok([{ type: 'CheckedOut' as const }]);
@@ -76,6 +77,38 @@ describe.each(storeKinds)('decisions on the latest state on %s', (kind) => {
       ok: true,
       state: { items: ['book'], checkedOut: true },
       version: 2,
+    });
+  });
+
+  it('answers from the latest state after its own commits, when another system appended since', async () => {
+    const shared = await place(kind);
+    const a = start({ store: shared.newStore(), entities: [Cart] });
+    const b = start({ store: shared.newStore(), entities: [Cart] });
+    const cart = Cart.ref(randomUUID());
+    await b.call(cart, { type: 'Add', item: 'a' });
+    await b.call(cart, { type: 'Add', item: 'b' }); // B's copy is its own latest commit
+    await a.call(cart, { type: 'Add', item: 'c' });
+    expect(await b.call(cart, { type: 'Look' })).toEqual({
+      ok: true,
+      state: { items: ['a', 'b', 'c'], checkedOut: false },
+      version: 3,
+    });
+    expect(await b.call(cart, { type: 'Look' })).toMatchObject({ version: 3 });
+  });
+
+  it('answers from the latest state when two systems share one store object, one joining and leaving', async () => {
+    const store = (await place(kind)).newStore();
+    const a = start({ store, entities: [Cart] });
+    const cart = Cart.ref(randomUUID());
+    await a.call(cart, { type: 'Add', item: 'a' }); // A alone on the store object, its copy at version 1
+    const b = start({ store, entities: [Cart] });
+    await b.call(cart, { type: 'Add', item: 'b' });
+    await b.call(cart, { type: 'Add', item: 'c' });
+    await b.close(); // A is the one user again, with a copy B made stale
+    expect(await a.call(cart, { type: 'Look' })).toEqual({
+      ok: true,
+      state: { items: ['a', 'b', 'c'], checkedOut: false },
+      version: 3,
     });
   });
 

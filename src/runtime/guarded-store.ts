@@ -54,6 +54,15 @@ export class GuardedStore {
     return this.#call(() => this.store.readStreams(requests, limit));
   }
 
+  /** The store's change token, when it has one (see `EventLog.changeToken`); never throws. */
+  changeToken(): number | undefined {
+    try {
+      return this.store.changeToken?.();
+    } catch {
+      return undefined;
+    }
+  }
+
   readLogs(requests: readonly LogRequest[], limit: number) {
     return this.#call(() => this.store.readLogs(requests, limit));
   }

@@ -67,6 +67,7 @@ export function wire(config: Config): Wiring {
     maxConflictRetries: config.maxConflictRetries,
     maxBatch: config.maxBatch,
     now: () => clock.now(),
+    changeToken: () => store.changeToken(),
     load,
     append: (append) => committer.submit(append),
     backoff: conflictBackoff,

@@ -18,6 +18,11 @@ export type DeliveryResult = CallResult<unknown, unknown> | { readonly ok: true;
 export interface WorkerRuntime {
   readonly registrations: Registrations;
   readonly maxConflictRetries: number;
+  /**
+   * The store's change token: unchanged while nothing but this system commits (see
+   * `EventLog.changeToken`); undefined when the store cannot tell.
+   */
+  changeToken(): number | undefined;
   /** Reads the entity's state: its whole log, or the events after `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
   /** Commits one append (group commit may put it in a transaction with others). */
@@ -53,6 +58,8 @@ export class EntityWorker {
   #head = 0;
   #running = false;
   #loaded: Loaded<unknown> | undefined;
+  /** The store's change token taken before `#loaded` was read or committed. */
+  #token: number | undefined;
   #idleWaiters: (() => void)[] = [];
   readonly #self: EntitySelf;
 
@@ -145,7 +152,9 @@ export class EntityWorker {
    * Decides a batch on the latest state, commits its events in one append, then answers each
    * caller. Every answer is decided on the log's version at some moment during the call: an append
    * is checked against the version it was decided on, and a decision without events is answered
-   * only once a read made after the messages arrived shows that version is still the latest.
+   * only on a copy confirmed to be the latest: read after the messages arrived, or unchanged by
+   * anyone else since it was read or committed (the store's change token says so), or confirmed
+   * by a read now.
    */
   async #handle(batch: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
@@ -153,24 +162,23 @@ export class EntityWorker {
     const messageId = batch.length === 1 ? batch[0]?.messageId : undefined;
     // True while `current` was read after the batch's messages arrived.
     let fresh = this.#loaded === undefined;
-    let current = this.#loaded ?? (await runtime.load(definition, this.ref.id));
-    this.#loaded = current;
+    let current = this.#loaded ?? (await this.#read());
     for (let attempt = 0; ; attempt++) {
       const now = runtime.now();
       const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registrations, now);
       if (decided.events.length === 0) {
-        if (fresh) return answer(batch, decided.answers);
+        if (fresh || this.#unchangedSince(this.#token)) return answer(batch, decided.answers);
         // The copy may be stale (another system appended): confirm it, or catch up and decide again.
-        const latest = await runtime.load(definition, this.ref.id, current);
+        const latest = await this.#read(current);
         fresh = true;
         if (latest.version === current.version) return answer(batch, decided.answers);
         this.#giveUpAfter(attempt);
         current = latest;
-        this.#loaded = current;
         continue;
       }
 
       const { outbox, cancelTimers } = decided.plan;
+      const token = runtime.changeToken();
       const result = await runtime.append({
         streamId: this.ref.id,
         expectedVersion: current.version,
@@ -182,6 +190,7 @@ export class EntityWorker {
       });
       if (result.ok) {
         this.#loaded = decided.after;
+        this.#token = token;
         runtime.committed(this, decided.plan, current.version, decided.after);
         return answer(batch, decided.answers);
       }
@@ -190,10 +199,23 @@ export class EntityWorker {
       // Another worker appended first: its decisions stand. Read what it wrote and decide again.
       this.#giveUpAfter(attempt);
       await runtime.backoff(attempt);
-      current = await runtime.load(definition, this.ref.id, current);
+      current = await this.#read(current);
       fresh = true;
-      this.#loaded = current;
     }
+  }
+
+  /** Reads the entity's state (all of it, or the events after `start`) and keeps it, with the token taken before. */
+  async #read(start?: Loaded<unknown>): Promise<Loaded<unknown>> {
+    const token = this.runtime.changeToken();
+    const loaded = await this.runtime.load(this.definition, this.ref.id, start);
+    this.#loaded = loaded;
+    this.#token = token;
+    return loaded;
+  }
+
+  /** True when the store says nothing but this system committed since `token` was taken. */
+  #unchangedSince(token: number | undefined): boolean {
+    return token !== undefined && this.runtime.changeToken() === token;
   }
 
   /** Other writers kept moving the log while this batch was decided `attempt + 1` times. */

@@ -174,6 +174,21 @@ export function describeStoreContract(
         }
       });
 
+      it('keeps its change token, if it has one, only while nothing but its one user commits', async () => {
+        const place = await makePlace();
+        const store = await open(place);
+        const before = store.changeToken?.();
+        if (before === undefined) return; // optional: this store cannot tell cheaply
+        await store.commit({ appends: [append(randomUUID(), 0, ['1'])], recordedAt: 0 });
+        assert.equal(store.changeToken?.(), before, 'its own user committed');
+        const other = await open(place);
+        await other.commit({ appends: [append(randomUUID(), 0, ['1'])], recordedAt: 0 });
+        assert.notEqual(store.changeToken?.(), before, 'another user or connection committed');
+        await other.release();
+        opened.splice(opened.indexOf(other), 1);
+        assert.notEqual(store.changeToken?.(), before, 'and stays changed');
+      });
+
       it('refuses an append whose message id the log already handled, and only that log', async () => {
         const store = await openNew();
         const [a, b] = [randomUUID(), randomUUID()];

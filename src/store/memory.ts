@@ -84,6 +84,9 @@ export function memoryStore(): Store {
       return requests.map(({ streamId, fromVersion }) => readFrom(streamId, fromVersion, limit));
     },
 
+    // Nothing but the store object's users can commit to it.
+    changeToken: () => lifecycle.changeToken(0),
+
     async readLogs(requests, limit) {
       return requests.map(({ streamId, entityType, schemaVersion }) => {
         const found = snapshots.get(snapshotKey(streamId, entityType));

@@ -91,4 +91,12 @@ export interface EventLog {
    * schema (if any) and up to `limit` events after it (from version 1 without a snapshot).
    */
   readLogs(requests: readonly LogRequest[], limit: number): Promise<readonly LogStart[]>;
+  /**
+   * Optional, and cheap: a number that stays the same while nothing but this store object's one
+   * user (the one system that retains it) commits to the store; `undefined` when the store cannot
+   * tell cheaply (while two systems retain the object, or always). A decision without events on a
+   * loaded copy is answered without a read when this number has not changed since the copy was
+   * read or committed; otherwise a read confirms the copy. Every user of a store object retains it.
+   */
+  changeToken?(): number | undefined;
 }

@@ -68,6 +68,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const read = sql().readStreams;
       return requests.map(({ streamId, fromVersion }) => read.all(streamId, fromVersion, limit) as StoredEvent[]);
     },
+    changeToken() {
+      const connection = lifecycle.isOpen ? lifecycle.resource : undefined;
+      // PRAGMA data_version changes when another connection (another process) commits.
+      return connection && lifecycle.changeToken(connection.dataVersion.get() as number);
+    },
     async readLogs(requests, limit) {
       const { snapshot: readSnapshot, events: readEvents } = sql().readLogs;
       return requests.map(({ streamId, entityType, schemaVersion }) => {
@@ -121,6 +126,7 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
     return {
       db,
       sql,
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       // IMMEDIATE: take the write lock at the start, so the version read inside is exact.
       commit: (request: CommitRequest) => commit.immediate(request),
       claim: (request: ClaimRequest) => claim.immediate(request),
