@@ -11,8 +11,8 @@ export type CallResult<S, R> =
   | { readonly ok: true; readonly state: S; readonly version: number }
   | { readonly ok: false; readonly error: R };
 
-/** What a delivered message led to: a call result, or a repeat the log had already handled. */
-export type DeliveryResult = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
+/** What a message led to: a call result, or, for a delivered message, a repeat the log had already handled. */
+export type MessageAnswer = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
 
 /** The parts of the system a worker uses. */
 export interface WorkerRuntime {
@@ -39,7 +39,7 @@ export interface WorkerRuntime {
 interface Pending {
   readonly message: unknown;
   readonly messageId: string | undefined;
-  resolve(result: DeliveryResult): void;
+  resolve(result: MessageAnswer): void;
   reject(error: unknown): void;
 }
 
@@ -100,7 +100,7 @@ export class EntityWorker {
   }
 
   /** Queues a message; with a `messageId`, a message the log already handled is not handled again. */
-  call(message: unknown, messageId?: string): Promise<DeliveryResult> {
+  call(message: unknown, messageId?: string): Promise<MessageAnswer> {
     this.#lastUsed = this.runtime.now();
     return new Promise((resolve, reject) => {
       this.#queue.push({ message, messageId, resolve, reject });
@@ -232,6 +232,6 @@ function answer(batch: readonly Pending[], answers: readonly BatchAnswer[]): voi
   batch.forEach((pending, i) => {
     const given = answers[i] as BatchAnswer;
     if ('fault' in given) pending.reject(given.fault);
-    else pending.resolve(given as DeliveryResult);
+    else pending.resolve(given as MessageAnswer);
   });
 }
