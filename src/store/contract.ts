@@ -1,7 +1,8 @@
 /**
  * The storage contract: every store (memory, SQLite, PostgreSQL) passes these cases, and a new
  * store is done when it passes them too. It runs in any test runner that has `describe`, `it` and
- * `afterEach` (Vitest, Jest, `node:test`): pass them in. Assertions use `node:assert`.
+ * `afterEach` (Vitest, Jest, `node:test`): pass them in, or leave them out where the runner puts
+ * them on `globalThis` (Jest, Vitest with `globals`). Assertions use `node:assert`.
  *
  * @example
  * import { afterEach, describe, it } from 'vitest';
@@ -10,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { ConfigurationError } from '../errors.js';
 import type { OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
 
 /** Where a store keeps its data; `newStore()` makes another store object on the same data. */
@@ -26,14 +28,25 @@ export interface TestRunner {
 }
 
 /**
- * Declares the contract's cases for a store. `makePlace` is called once per case and must give a
- * fresh place (an empty file, a new schema) or one whose data the cases' random ids keep apart.
+ * Called once per case: a fresh place (an empty file, a new schema), or one whose data the cases'
+ * random ids keep apart; or a store, when the cases' second store object may be the same object.
  */
-export function describeStoreContract(
-  name: string,
-  makePlace: () => StorePlace | Promise<StorePlace>,
-  { describe, it, afterEach }: TestRunner,
-): void {
+export type MakeStore = () => StorePlace | Store | Promise<StorePlace | Store>;
+
+/** Declares the contract's cases for a store. */
+export function describeStoreContract(make: MakeStore, runner?: TestRunner): void;
+export function describeStoreContract(name: string, make: MakeStore, runner?: TestRunner): void;
+export function describeStoreContract(...args: [MakeStore, TestRunner?] | [string, MakeStore, TestRunner?]): void {
+  const [name, make, given] = (typeof args[0] === 'string' ? args : ['store', ...args]) as [
+    string,
+    MakeStore,
+    TestRunner | undefined,
+  ];
+  const { describe, it, afterEach } = given ?? globalRunner();
+  const makePlace = async (): Promise<StorePlace> => {
+    const made = await make();
+    return 'newStore' in made ? made : { newStore: () => made };
+  };
   describe(`store contract: ${name}`, () => {
     const opened: Store[] = [];
     async function open(place: StorePlace): Promise<Store> {
@@ -451,4 +464,19 @@ export function describeStoreContract(
       });
     });
   });
+}
+
+/** The runner a test framework puts on `globalThis` (Jest; Vitest with `globals: true`; Mocha). */
+function globalRunner(): TestRunner {
+  const runner = globalThis as Partial<TestRunner>;
+  if (
+    typeof runner.describe === 'function' &&
+    typeof runner.it === 'function' &&
+    typeof runner.afterEach === 'function'
+  ) {
+    return runner as TestRunner;
+  }
+  throw new ConfigurationError(
+    "describeStoreContract: pass your test runner's { describe, it, afterEach } (from 'vitest', 'node:test' or '@jest/globals')",
+  );
 }

@@ -7,7 +7,7 @@
  * import { describeStoreContract, type Store } from 'pachyderm/store';
  * describeStoreContract('my store', () => ({ newStore: (): Store => myStore() }), { describe, it, afterEach });
  */
-export { describeStoreContract, type StorePlace, type TestRunner } from './contract.js';
+export { describeStoreContract, type MakeStore, type StorePlace, type TestRunner } from './contract.js';
 export type {
   AppendResult,
   ClaimRequest,
