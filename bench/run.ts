@@ -542,15 +542,12 @@ ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
   on PostgreSQL), which is what lifts PostgreSQL at concurrency 256 past 2× its floor.
 - **Mailbox batching.** The 256 callers of one hot entity are decided back to back and committed in
   a few appends; the floor's appends to one stream are sequential by nature.
-- **Memory store** figures are the runtime's own overhead, with no I/O. The hot entity comes
-  closest to the 300,000 calls/s target. A CPU profile of it shows where the rest goes: decoding
-  every event from its JSON text, and freezing it, before \`update\` sees it (what makes live state equal replayed
-  state), encoding it, checking messages and events are plain JSON, and garbage collection. Using
-  the caller's own event objects instead of decoded copies would save the decode, but would freeze
-  the caller's objects or let them into the state, so it was not done. Many new entities also pay
-  an activation, a worker and several promises per call. What would close the gap: fewer
-  allocations per call (one promise per call instead of three), and a faster JSON round trip for
-  small events.
+- **Memory store** figures are the runtime's own overhead, with no I/O. Each event of a call is
+  checked to be plain JSON, copied and frozen in the same walk (the value \`update\` sees, equal to
+  what decoding its stored text gives, as replay does), and encoded once; a value that is not plain
+  JSON (a Date) takes the slower JSON round trip instead. What is left is the promises and small
+  objects of each call, and garbage collection. Many new entities also pay an activation and a
+  worker per call.
 - **Activation from a snapshot** reads one snapshot row instead of 10,000 events, on a store that
   is already open (the system's first read, which opens it, is not timed).
 - **Emmett** reads the stream, decides and appends per command, one transaction each, and on one

@@ -1,8 +1,10 @@
 /** The pure step on its own: no store, no system. */
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
 import { defineEffect, defineEntity, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
 import { decide, entitySelf, initialState, type Registrations } from '../src/core/decide.js';
-import { encodeJson, encodeJsonExact } from '../src/core/json.js';
+import { encodeAndDecode, encodeJson, encodeJsonExact } from '../src/core/json.js';
 
 const Ping = defineEffect('Ping', (_payload: { at: string }) => {});
 const Log = defineEntity({
@@ -55,6 +57,30 @@ describe('JSON encoding', () => {
     // Like a Date becoming a string, undefined drops from objects and becomes null in arrays, on
     // the live path and on replay alike.
     expect(encodeJson({ a: undefined, b: [undefined] }, 'x')).toBe('{"b":[null]}');
+  });
+
+  it('gives, with the text, exactly the frozen value decoding it gives (a property)', () => {
+    const deeplyFrozen = (value: unknown): boolean =>
+      value === null ||
+      typeof value !== 'object' ||
+      (Object.isFrozen(value) && Object.values(value).every(deeplyFrozen));
+    const values = fc.oneof(
+      fc.jsonValue(),
+      fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'a', '1', 'b'), fc.jsonValue()),
+      fc.record({ at: fc.date({ noInvalidDate: true }), gone: fc.constant(undefined), n: fc.constantFrom(-0, 1.5) }),
+    );
+    fc.assert(
+      fc.property(values, (value) => {
+        const { text, decoded } = encodeAndDecode(value, 'value');
+        expect(text).toBe(encodeJson(value, 'value'));
+        expect(isDeepStrictEqual(decoded, JSON.parse(text))).toBe(true);
+        expect(JSON.stringify(decoded)).toBe(text); // the same keys, in the same order
+        expect(deeplyFrozen(decoded)).toBe(true);
+        if (decoded !== null && typeof decoded === 'object' && !Array.isArray(decoded)) {
+          expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+        }
+      }),
+    );
   });
 
   it('refuses, for snapshots, values that toJSON rewrites', () => {

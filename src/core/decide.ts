@@ -8,7 +8,7 @@
  */
 import type { EffectCall, EntityDefinition, EntitySelf } from '../define/entity.js';
 import { EntityCodeError, ErrorCode, messageOf } from '../errors.js';
-import { decodeFrozen, deepFreeze, encodeJson } from './json.js';
+import { deepFreeze, encodeAndDecode } from './json.js';
 import { type PlannedEffect, planEffect, type Registrations } from './plan-effect.js';
 
 export type { PlannedEffect, Registrations } from './plan-effect.js';
@@ -88,12 +88,11 @@ export function decide<S, M, E, R>(
   const events: E[] = new Array(returned.length);
   let next = state;
   for (let i = 0; i < returned.length; i++) {
-    const text = encodeJson(returned[i], `Event ${i} returned by ${definition.type}.handle`);
-    // A frozen decoded copy: `update` sees exactly what replay will see.
-    const event = decodeFrozen<E>(text);
+    // The stored text, and the frozen value decoding it gives: `update` sees what replay will see.
+    const { text, decoded } = encodeAndDecode<E>(returned[i], `Event ${i} returned by ${definition.type}.handle`);
     encodedEvents[i] = text;
-    events[i] = event;
-    next = applyEvent(definition, next, event);
+    events[i] = decoded;
+    next = applyEvent(definition, next, decoded);
   }
 
   const effects: PlannedEffect[] = new Array(requested.length);

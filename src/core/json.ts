@@ -11,47 +11,76 @@ import { SerializationError } from '../errors.js';
 export function encodeJson(value: unknown, what: string): string {
   // Plain data (the usual case) is checked by a quick walk and encoded by the native fast path;
   // anything else goes through the checking replacer, which names the problem.
-  if (isPlainJson(value, 0)) return JSON.stringify(value);
+  if (plain(value, 0, false) !== NOT_PLAIN) return JSON.stringify(value);
   return encodeWith(value, what, refuseUnfaithful);
 }
+
+/**
+ * Encodes a value and gives the frozen value that decoding the text would give, in one go: what
+ * the live path needs for every event (`update` sees exactly what replay will see). Plain data is
+ * copied and frozen by the same walk that checks it, instead of being decoded again; anything else
+ * takes the JSON round trip.
+ */
+export function encodeAndDecode<T>(value: unknown, what: string): { readonly text: string; readonly decoded: T } {
+  const copy = plain(value, 0, true);
+  if (copy !== NOT_PLAIN) return { text: JSON.stringify(copy), decoded: copy as T };
+  const text = encodeJson(value, what);
+  return { text, decoded: decodeFrozen<T>(text) };
+}
+
+const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
 
 /** Deeper than this, a value is treated as possibly cyclic and checked the slow way. */
 const MAX_PLAIN_DEPTH = 64;
 
 /**
- * True when JSON carries the value exactly as it is: strings, finite numbers other than -0,
+ * Checks that JSON carries a value exactly as it is: strings, finite numbers other than -0,
  * booleans, null, arrays without holes or undefined, and plain objects without undefined fields
- * or symbol keys. False for everything else, which may still be encodable (a Date) or not (a
- * function): the slow path decides.
+ * or symbol keys. Answers NOT_PLAIN for everything else, which may still be encodable (a Date) or
+ * not (a function): the slow path decides. Otherwise answers the value itself, or with `copy` a
+ * deeply frozen copy equal to what `JSON.parse(JSON.stringify(value))` gives.
  */
-function isPlainJson(value: unknown, depth: number): boolean {
+function plain(value: unknown, depth: number, copy: boolean): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return true;
+      return value;
     case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN;
     case 'object': {
-      if (value === null) return true;
-      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (value === null) return null;
+      if (depth >= MAX_PLAIN_DEPTH) return NOT_PLAIN;
       if (Array.isArray(value)) {
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+        if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+        const items: unknown[] | undefined = copy ? new Array(value.length) : undefined;
         for (let i = 0; i < value.length; i++) {
-          if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+          if (!(i in value)) return NOT_PLAIN;
+          const item = plain(value[i], depth + 1, copy);
+          if (item === NOT_PLAIN) return NOT_PLAIN;
+          if (items) items[i] = item;
         }
-        return true;
+        return items ? Object.freeze(items) : value;
       }
       const prototype = Object.getPrototypeOf(value);
-      if (prototype !== Object.prototype && prototype !== null) return false;
-      if (Object.getOwnPropertySymbols(value).length > 0) return false;
+      if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+      if (Object.getOwnPropertySymbols(value).length > 0) return NOT_PLAIN;
+      const fields: Record<string, unknown> | undefined = copy ? {} : undefined;
       for (const key in value) {
-        if (!Object.hasOwn(value, key)) return false;
-        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+        if (!Object.hasOwn(value, key)) return NOT_PLAIN;
+        const field = plain((value as Record<string, unknown>)[key], depth + 1, copy);
+        if (field === NOT_PLAIN) return NOT_PLAIN;
+        if (!fields) continue;
+        // A key named __proto__ is an own field of decoded JSON, not the prototype.
+        if (key === '__proto__') {
+          Object.defineProperty(fields, key, { value: field, enumerable: true, writable: true, configurable: true });
+        } else {
+          fields[key] = field;
+        }
       }
-      return true;
+      return fields ? Object.freeze(fields) : value;
     }
     default:
-      return false;
+      return NOT_PLAIN;
   }
 }
 
@@ -128,7 +157,7 @@ function encodeWith(value: unknown, what: string, replacer: (this: unknown, key:
 
 /** Checks that a value survives JSON faithfully, without keeping the text. */
 export function assertJsonSafe(value: unknown, what: string): void {
-  if (!isPlainJson(value, 0)) encodeWith(value, what, refuseUnfaithful);
+  if (plain(value, 0, false) === NOT_PLAIN) encodeWith(value, what, refuseUnfaithful);
 }
 
 /** Decodes JSON text written by {@link encodeJson}. */
