@@ -90,6 +90,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
       store: place.newStore(),
       entities: [Sender, Inbox],
       pollIntervalMs: 50,
+      logger: silentLogger, // dead letters are logged as errors; these tests make them on purpose
       ...options,
     });
     return { system, place };
@@ -215,7 +216,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
       recordedAt: 0,
     });
     await store.release();
-    const senderOnly = running.start({ store: place.newStore(), entities: [Sender] });
+    const senderOnly = running.start({ store: place.newStore(), entities: [Sender], logger: silentLogger });
     await vi.waitFor(async () => expect(await senderOnly.deadLetters()).toHaveLength(1));
     const [dead] = await senderOnly.deadLetters();
     expect(dead?.error).toMatch(/not served/);
