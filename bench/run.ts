@@ -197,9 +197,9 @@ async function hotEntity(target: Target, concurrency: number) {
 }
 
 /**
- * Rejected calls on loaded entities: nothing to commit, so each answer waits for a read that confirms
- * the loaded copy is the latest (many entities' confirmations share one read). The floor is one
- * version read per call straight through the driver.
+ * Rejected calls on loaded entities: nothing to commit, so each answer waits until the loaded copy
+ * is confirmed to be the latest (by the store's change token, or by a read that many entities'
+ * confirmations share). The floor is one version read per call straight through the driver.
  */
 async function rejectedCalls(target: Target) {
   const entities = 1_000;
