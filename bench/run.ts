@@ -17,9 +17,17 @@ import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
+import { drive, fmt, type Measured, RUNS, range, repeat, stat } from './measure.js';
 import { loadEmmett, type PeerCounter } from './peer.js';
+import {
+  followLatency,
+  inlineCost,
+  projectionCatchUp,
+  type ReadSideTarget,
+  readSideSection,
+  readSideTargets,
+} from './read-side.js';
 
-const RUNS = 5;
 const Counter = defineEntity({
   type: 'Counter',
   init: () => ({ count: 0 }),
@@ -42,15 +50,7 @@ const Gate = defineEntity({
   update: (_event, _state) => ({ open: true }),
 });
 
-interface Sample {
-  callsPerSecond: number;
-  p50: number;
-  p99: number;
-}
-type Stat = { median: number; min: number; max: number };
-type Measured = { rate: Stat; p50: Stat; p99: Stat };
 const rows: string[] = [];
-
 /** Throughput results, for the table and the targets. */
 interface Result {
   readonly scenario: string;
@@ -61,58 +61,6 @@ interface Result {
 }
 const results: Result[] = [];
 let activationSpeedups: { store: string; speedup: number }[] = [];
-
-function stat(values: number[]): Stat {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    median: sorted[Math.floor(sorted.length / 2)] as number,
-    min: sorted[0] as number,
-    max: sorted.at(-1) as number,
-  };
-}
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const range = (s: Stat, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
-
-/** Runs `total` operations with `concurrency` in flight; latency per operation. */
-async function drive(total: number, concurrency: number, operation: (i: number) => Promise<unknown>): Promise<Sample> {
-  const latencies = new Float64Array(total);
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t = performance.now();
-        await operation(i);
-        latencies[i] = performance.now() - t;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort();
-  return {
-    callsPerSecond: total / seconds,
-    p50: latencies[Math.floor(total * 0.5)] as number,
-    p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))] as number,
-  };
-}
-
-async function repeat(label: string, once: () => Promise<Sample>): Promise<Measured> {
-  const samples: Sample[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    samples.push(await once());
-    process.stdout.write(
-      `\r  ${label}: run ${run + 1}/${RUNS}, ${fmt(samples.at(-1)?.callsPerSecond ?? 0)} calls/s   `,
-    );
-  }
-  process.stdout.write('\n');
-  return {
-    rate: stat(samples.map((s) => s.callsPerSecond)),
-    p50: stat(samples.map((s) => s.p50)),
-    p99: stat(samples.map((s) => s.p99)),
-  };
-}
 
 interface Target {
   name: string;
@@ -355,6 +303,7 @@ function targetsTable(): string {
       peerRatios.length ? Math.min(...peerRatios) : undefined,
       1,
     ),
+    ...readSideTargets(line),
   ].join('\n');
 }
 
@@ -454,6 +403,53 @@ async function main() {
     },
   ];
 
+  // The read side, on the same databases: raw inserts through a connection of their own.
+  const rawRowsTable =
+    'CREATE TABLE IF NOT EXISTS raw_rows (id TEXT NOT NULL, version INTEGER NOT NULL, amount INTEGER NOT NULL)';
+  const rowsSqlite = new Database(sqliteFile);
+  rowsSqlite.pragma('journal_mode = WAL');
+  rowsSqlite.pragma('synchronous = FULL');
+  const readSidePlaces: ReadSideTarget[] = [
+    {
+      name: 'SQLite (synchronous=FULL)',
+      store: () => sqliteStore({ filename: sqliteFile }),
+      address: { filename: sqliteFile },
+      async rawReset() {
+        rowsSqlite.exec(`${rawRowsTable}; DELETE FROM raw_rows;`);
+      },
+      async rawInsert(rows, chunk) {
+        const insertRow = rowsSqlite.prepare('INSERT INTO raw_rows (id, version, amount) VALUES (?, ?, ?)');
+        const write = rowsSqlite.transaction((part: typeof rows) => {
+          for (const row of part) insertRow.run(...row);
+        });
+        for (let i = 0; i < rows.length; i += chunk) write.immediate(rows.slice(i, i + chunk));
+      },
+    },
+    {
+      name: 'PostgreSQL (pool of 10)',
+      store: () => postgresStore({ connectionString: databaseUrl, poolSize: 10 }),
+      address: { url: databaseUrl },
+      async rawReset() {
+        await rawPool.query(rawRowsTable);
+        await rawPool.query('DELETE FROM raw_rows');
+      },
+      async rawInsert(rows, chunk) {
+        const client = await rawPool.connect();
+        try {
+          for (let i = 0; i < rows.length; i += chunk) {
+            await client.query('BEGIN');
+            for (const row of rows.slice(i, i + chunk)) {
+              await client.query('INSERT INTO raw_rows (id, version, amount) VALUES ($1, $2, $3)', [...row]);
+            }
+            await client.query('COMMIT');
+          }
+        } finally {
+          client.release();
+        }
+      },
+    },
+  ];
+
   if (emmett) {
     (targets[1] as Target).peer = await emmett.sqlite(join(directory, 'emmett.db'));
     (targets[2] as Target).peer = await emmett.postgres(databaseUrl);
@@ -468,7 +464,14 @@ async function main() {
     }
     console.log('\nMemory');
     await idleEntityMemory(join(directory, 'memory.db'));
+    for (const target of readSidePlaces) {
+      console.log(`\nRead side, ${target.name}`);
+      await projectionCatchUp(target);
+      await followLatency(target, 100);
+      await inlineCost(target, 2_000);
+    }
   } finally {
+    rowsSqlite.close();
     for (const target of targets) {
       await target.raw?.close();
       await target.peer?.close();
@@ -530,6 +533,7 @@ ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
 | --- | --- | --- | --- | --- |
 ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 
+${readSideSection()}
 ## How the numbers come about
 
 - **Group commit.** Appends of different entities that arrive in one turn of the event loop, or

@@ -22,6 +22,8 @@ export const ErrorCode = {
   ConflictRetriesExhausted: 'CONFLICT_RETRIES_EXHAUSTED',
   SystemClosed: 'SYSTEM_CLOSED',
   EffectFailed: 'EFFECT_FAILED',
+  ProjectionFailed: 'PROJECTION_FAILED',
+  SqlFailed: 'SQL_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -134,6 +136,29 @@ export class EffectFailedError extends PachydermError implements FailedEffect {
     this.ref = failed.ref;
     this.version = failed.version;
     this.idempotencyKey = failed.idempotencyKey;
+  }
+}
+
+/**
+ * A projection could not apply an event: an inline one's handler threw or its SQL failed (the call
+ * whose events it was projecting fails and commits nothing), or an async one stopped at an event
+ * (`waitFor` rejects with this).
+ */
+export class ProjectionFailedError extends PachydermError {
+  constructor(
+    /** The projection's name (several, comma-separated, when the failing one is not known). */
+    readonly projection: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.ProjectionFailed, message, { cause });
+  }
+}
+
+/** The database refused an application statement (`system.query`, a projection's SQL): a syntax error, a constraint. */
+export class SqlFailedError extends PachydermError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCode.SqlFailed, message, { cause });
   }
 }
 

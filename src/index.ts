@@ -10,6 +10,8 @@
 export type { CancelTimer, Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { MAX_ID_BYTES } from './core/id.js';
+export type { SqlStatement, SqlValue } from './core/sql.js';
+export { isSqlStatement, sql } from './core/sql.js';
 export type {
   AppContext,
   EffectContext,
@@ -38,6 +40,18 @@ export type {
 export { defineEntity, error, ok, refsOf } from './define/entity.js';
 export type { CancelTimerRequest, SendRequest } from './define/messaging.js';
 export { cancelTimer, send, sendAfter, sendAt } from './define/messaging.js';
+export type {
+  EventMeta,
+  EventOfAny,
+  InlineProjection,
+  OnError,
+  ProjectionConfig,
+  ProjectionDefinition,
+  ReactorConfig,
+  ReactorContext,
+  ReactorDefinition,
+} from './define/projection.js';
+export { defineProjection, defineReactor, inline } from './define/projection.js';
 export {
   ConfigurationError,
   ConflictRetriesExhaustedError,
@@ -49,14 +63,26 @@ export {
   isPachydermError,
   NotRegisteredError,
   PachydermError,
+  ProjectionFailedError,
   SerializationError,
+  SqlFailedError,
   StoreUnavailableError,
   SystemClosedError,
 } from './errors.js';
 export type { Logger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
 export type { RetryPolicy } from './outbox/retry-policy.js';
-export type { DeadLetter, RecordedEvent, System, SystemOptions, SystemStats } from './runtime/system.js';
+export type {
+  DeadLetter,
+  FollowedEvent,
+  ProjectionHandle,
+  ReadSideStatus,
+  RecordedEvent,
+  SubscribedEvent,
+  System,
+  SystemOptions,
+  SystemStats,
+} from './runtime/system.js';
 export { createSystem } from './runtime/system.js';
 export type { CallResult } from './runtime/worker.js';
 export { memoryStore } from './store/memory.js';

@@ -88,6 +88,7 @@ describe.each(storeKinds)('at-least-once effects on %s', (kind) => {
       ok: true,
       state: { placed: 1 },
       version: 1,
+      position: expect.any(String),
     });
     await vi.waitFor(() => expect(attempts).toHaveLength(1));
 

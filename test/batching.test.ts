@@ -44,7 +44,12 @@ describe.each(storeKinds)('batching on %s', (kind) => {
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => system.call(ref, { add: i + 1 })));
     // Each caller sees the state right after its own message, in arrival order.
     results.forEach((result, i) => {
-      expect(result).toEqual({ ok: true, state: { total: ((i + 1) * (i + 2)) / 2 }, version: i + 1 });
+      expect(result).toEqual({
+        ok: true,
+        state: { total: ((i + 1) * (i + 2)) / 2 },
+        version: i + 1,
+        position: expect.any(String),
+      });
     });
     expect(commits.length).toBeLessThan(200 / 4);
     expect(await system.read(ref)).toEqual({ state: { total: (200 * 201) / 2 }, version: 200 });
@@ -63,7 +68,10 @@ describe.each(storeKinds)('batching on %s', (kind) => {
       const message = messages[i] as (typeof messages)[number];
       if ('add' in message) {
         total += 1;
-        expect(outcome).toEqual({ status: 'fulfilled', value: { ok: true, state: { total }, version: total } });
+        expect(outcome).toEqual({
+          status: 'fulfilled',
+          value: { ok: true, state: { total }, version: total, position: expect.any(String) },
+        });
       } else if (message.type === 'Reject') {
         expect(outcome).toEqual({ status: 'fulfilled', value: { ok: false, error: { total } } });
       } else {

@@ -25,8 +25,18 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
   it('answers with the committed state and version', async () => {
     const { system } = await start();
     const ref = Counter.ref(randomUUID());
-    expect(await system.call(ref, { type: 'Increment' })).toEqual({ ok: true, state: { count: 1 }, version: 1 });
-    expect(await system.call(ref, { type: 'Increment' })).toEqual({ ok: true, state: { count: 2 }, version: 2 });
+    expect(await system.call(ref, { type: 'Increment' })).toEqual({
+      ok: true,
+      state: { count: 1 },
+      version: 1,
+      position: expect.any(String),
+    });
+    expect(await system.call(ref, { type: 'Increment' })).toEqual({
+      ok: true,
+      state: { count: 2 },
+      version: 2,
+      position: expect.any(String),
+    });
   });
 
   it('makes refs plain data', () => {
@@ -46,7 +56,12 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
     const { system } = await start();
     const ref = Ledger.ref(randomUUID());
     await system.call(ref, { type: 'Record', callId: 'a' });
-    expect(await system.call(ref, { type: 'Peek' })).toEqual({ ok: true, state: { count: 1 }, version: 1 });
+    expect(await system.call(ref, { type: 'Peek' })).toEqual({
+      ok: true,
+      state: { count: 1 },
+      version: 1,
+      position: '',
+    });
     expect(await system.read(ref)).toEqual({ state: { count: 1 }, version: 1 });
   });
 
@@ -64,7 +79,12 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
     const { system } = await start({ entities: [Tally] });
     const ref = Tally.ref(randomUUID());
     expect(await system.read(ref)).toEqual({ state: undefined, version: 0 });
-    expect(await system.call(ref, { add: 5 })).toEqual({ ok: true, state: 5, version: 1 });
+    expect(await system.call(ref, { add: 5 })).toEqual({
+      ok: true,
+      state: 5,
+      version: 1,
+      position: expect.any(String),
+    });
   });
 
   it('reads the latest committed state, including events another system appended', async () => {
@@ -76,7 +96,12 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
     await other.call(ref, { type: 'Increment' });
     expect(await system.read(ref)).toEqual({ state: { count: 3 }, version: 3 });
     // The loaded worker catches up too: its next decision is made on version 3.
-    expect(await system.call(ref, { type: 'Increment' })).toEqual({ ok: true, state: { count: 4 }, version: 4 });
+    expect(await system.call(ref, { type: 'Increment' })).toEqual({
+      ok: true,
+      state: { count: 4 },
+      version: 4,
+      position: expect.any(String),
+    });
   });
 
   it('lists the log as { version, event, recordedAt } from a version, inclusive', async () => {
@@ -114,6 +139,7 @@ describe.each(storeKinds)('calls and reads on %s', (kind) => {
       ok: true,
       state: { total: 3 },
       version: 3,
+      position: expect.any(String),
     });
   });
 });

@@ -32,6 +32,7 @@ describe.each(storeKinds)('closing on %s', (kind) => {
       ok: true,
       state: { count: 2 },
       version: 2,
+      position: expect.any(String),
     });
     await second.close();
     if (kind !== 'memory') {

@@ -196,7 +196,12 @@ describe.each(storeKinds)('effects on %s', (kind) => {
     };
     const { system } = await start({ onEffectError: (e) => reported.push(e), logger });
     const ref = Shop.ref(randomUUID());
-    expect(await system.call(ref, { type: 'Break' })).toEqual({ ok: true, state: { orders: 1 }, version: 1 });
+    expect(await system.call(ref, { type: 'Break' })).toEqual({
+      ok: true,
+      state: { orders: 1 },
+      version: 1,
+      position: expect.any(String),
+    });
     await system.close();
     expect(reported).toHaveLength(1);
     const [failure] = reported as [EffectFailedError];
@@ -225,7 +230,12 @@ describe.each(storeKinds)('effects on %s', (kind) => {
     const system = createSystem({ store: (await places.place(kind)).newStore(), entities: [Gated], effects: [Slow] });
     const ref = Gated.ref(randomUUID());
     await system.call(ref, { type: 'Go' });
-    expect(await system.call(ref, { type: 'Go' })).toEqual({ ok: true, state: 2, version: 2 });
+    expect(await system.call(ref, { type: 'Go' })).toEqual({
+      ok: true,
+      state: 2,
+      version: 2,
+      position: expect.any(String),
+    });
     release();
     await system.close();
   });

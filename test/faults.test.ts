@@ -113,6 +113,7 @@ describe.each(storeKinds)('faults on %s', (kind) => {
       ok: true,
       state: { items: ['item-0', 'item-1'] },
       version: 2,
+      position: expect.any(String),
     });
     return failure as PachydermError;
   }

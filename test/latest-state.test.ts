@@ -77,6 +77,7 @@ describe.each(storeKinds)('decisions on the latest state on %s', (kind) => {
       ok: true,
       state: { items: ['book'], checkedOut: true },
       version: 2,
+      position: expect.any(String),
     });
   });
 
@@ -92,6 +93,7 @@ describe.each(storeKinds)('decisions on the latest state on %s', (kind) => {
       ok: true,
       state: { items: ['a', 'b', 'c'], checkedOut: false },
       version: 3,
+      position: '',
     });
     expect(await b.call(cart, { type: 'Look' })).toMatchObject({ version: 3 });
   });
@@ -109,6 +111,7 @@ describe.each(storeKinds)('decisions on the latest state on %s', (kind) => {
       ok: true,
       state: { items: ['a', 'b', 'c'], checkedOut: false },
       version: 3,
+      position: '',
     });
   });
 
@@ -123,6 +126,7 @@ describe.each(storeKinds)('decisions on the latest state on %s', (kind) => {
       ok: true,
       state: { holder: 'alice', expired: [] },
       version: 1,
+      position: '',
     });
   });
 

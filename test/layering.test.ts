@@ -39,7 +39,7 @@ const describeImport = (i: Import) => `${i.file} imports ${i.typeOnly ? 'types f
 
 describe('layering', () => {
   it('reads the imports of every stage', () => {
-    for (const folder of ['define/', 'core/', 'runtime/', 'outbox/', 'store/', 'testing/']) {
+    for (const folder of ['define/', 'core/', 'runtime/', 'outbox/', 'read/', 'store/', 'testing/']) {
       expect(from(folder).length, folder).toBeGreaterThan(0);
     }
   });
@@ -72,7 +72,7 @@ describe('layering', () => {
 
   it('keeps the stores and the outbox ignorant of the runtime', () => {
     const runtimeSide = (i: Import) =>
-      ['runtime/', 'outbox/', 'define/', 'testing/'].some((f) => i.target.startsWith(f));
+      ['runtime/', 'outbox/', 'read/', 'define/', 'testing/'].some((f) => i.target.startsWith(f));
     expect(from('store/').filter(runtimeSide).map(describeImport)).toEqual([]);
     expect(
       from('outbox/')

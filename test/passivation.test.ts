@@ -49,7 +49,12 @@ describe.each(storeKinds)('passivation on %s', (kind) => {
     await call(system, id);
     expect(loads).toEqual([id]);
     clock.advance(2_000);
-    expect(await call(system, id)).toEqual({ ok: true, state: { count: 4 }, version: 4 });
+    expect(await call(system, id)).toEqual({
+      ok: true,
+      state: { count: 4 },
+      version: 4,
+      position: expect.any(String),
+    });
     expect(loads).toEqual([id, id]);
     await system.close();
   });
@@ -65,7 +70,12 @@ describe.each(storeKinds)('passivation on %s', (kind) => {
     expect(loads).toEqual([a, b, c]);
     await call(system, a);
     expect(loads).toEqual([a, b, c]);
-    expect(await call(system, b)).toEqual({ ok: true, state: { count: 2 }, version: 2 });
+    expect(await call(system, b)).toEqual({
+      ok: true,
+      state: { count: 2 },
+      version: 2,
+      position: expect.any(String),
+    });
     expect(loads).toEqual([a, b, c, b]);
     await system.close();
   });

@@ -152,7 +152,7 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     const activated = await activate(place, Tally, id, { snapshotEvery: 10, logger });
     expect(activated.read).toEqual(live);
     expect(activated.replayedByRead).toBe(5);
-    expect(activated.called).toEqual({ ok: true, ...live });
+    expect(activated.called).toEqual({ ok: true, ...live, position: '' });
     expect(activated.replayedByCall).toBe(5);
     expect(warningsOf(lines)).toEqual([]);
   });
@@ -168,7 +168,7 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     const activated = await activate(place, Tally, id, { logger });
     expect(activated.read).toEqual(live);
     expect(activated.replayedByRead).toBe(20);
-    expect(activated.called).toEqual({ ok: true, ...live });
+    expect(activated.called).toEqual({ ok: true, ...live, position: '' });
     expect(activated.replayedByCall).toBe(20);
     expect(warningsOf(lines)).toEqual([]);
   });
@@ -196,7 +196,7 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     const activated = await activate(place, TallyV2, id, { snapshotEvery: 10, logger });
     expect(activated.read).toEqual({ state: tallyAfter(25), version: 25 });
     expect(activated.replayedByRead).toBe(25);
-    expect(activated.called).toEqual({ ok: true, state: tallyAfter(25), version: 25 });
+    expect(activated.called).toEqual({ ok: true, state: tallyAfter(25), version: 25, position: '' });
     expect(activated.replayedByCall).toBe(25);
 
     // Crossing the next multiple under version 2 replaces the snapshot with one of version 2...
@@ -285,7 +285,7 @@ describe.each(storeKinds)('snapshots on %s', (kind) => {
     const activated = await activate(place, definition, id, { snapshotEvery: 2, logger });
     expect(activated.read).toEqual({ state: expected(9), version: 9 });
     expect(activated.replayedByRead).toBe(9);
-    expect(activated.called).toEqual({ ok: true, state: expected(9), version: 9 });
+    expect(activated.called).toEqual({ ok: true, state: expected(9), version: 9, position: '' });
     expect(activated.replayedByCall).toBe(9);
   }
 

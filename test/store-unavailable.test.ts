@@ -37,6 +37,7 @@ describe('SQLite going away', () => {
       ok: true,
       state: { count: 1 },
       version: 1,
+      position: expect.any(String),
     });
     await system.close();
   });
@@ -56,6 +57,7 @@ describe('SQLite going away', () => {
       ok: true,
       state: { count: 2 },
       version: 2,
+      position: expect.any(String),
     });
     const ids = [];
     for await (const { event } of system.events(ref)) ids.push((event as { callId: string }).callId);
@@ -107,6 +109,7 @@ describe('PostgreSQL going away', () => {
         ok: true,
         state: { count: 4 },
         version: 4,
+        position: expect.any(String),
       });
       const log = [];
       for await (const { version, event } of system.events(ref))

@@ -31,7 +31,8 @@ const system = createSystem({
 });
 
 const counter = Counter.ref(crypto.randomUUID());
-console.log(await system.call(counter, { type: 'Increment' }));
+const first = await system.call(counter, { type: 'Increment' });
+if (first.ok) console.log({ ok: first.ok, state: first.state, version: first.version });
 for (let i = 0; i < 9; i++) await system.call(counter, { type: 'Increment' });
 console.log(await system.read(counter));
 await system.close();

@@ -17,7 +17,8 @@ const Account = defineEntity({
 const system = createSystem({ store: memoryStore(), entities: [Account] });
 const account = Account.ref('account-42');
 
-console.log(await system.call(account, { type: 'Deposit', amount: 50 }));
+const deposit = await system.call(account, { type: 'Deposit', amount: 50 });
+if (deposit.ok) console.log({ ok: deposit.ok, state: deposit.state, version: deposit.version });
 // A domain rejection is a value: nothing is committed.
 console.log(await system.call(account, { type: 'Withdraw', amount: 80 }));
 // A fault is a typed error with a stable code: nothing is committed either.

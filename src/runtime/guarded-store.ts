@@ -5,11 +5,16 @@
  * times rounded up, "now" rounded down), and the appends of a commit come in stream-id order, so
  * concurrent commits that share logs lock them in the same order and apply them the same way.
  */
-import { isPachydermError, messageOf, StoreUnavailableError } from '../errors.js';
+import type { SqlStatement } from '../core/sql.js';
+import { isPachydermError, messageOf, SqlFailedError, StoreUnavailableError } from '../errors.js';
+import { isInlineProjectionError } from '../store/inline-projection-error.js';
 import type {
   AppendResult,
+  CheckpointLease,
+  CheckpointWrite,
   ClaimRequest,
   CommitRequest,
+  FeedRead,
   LogRequest,
   OutboxOutcome,
   Store,
@@ -17,6 +22,10 @@ import type {
   StreamAppend,
   StreamRead,
 } from '../store/port/index.js';
+import { isStatementError } from '../store/statement-errors.js';
+
+/** An append's outcome as the runtime sees it: also, failed by an inline projection (nothing of it committed). */
+export type CommitOutcome = AppendResult | { readonly ok: false; readonly projectionFailed: unknown };
 
 export class GuardedStore {
   #ready: Promise<void> | undefined;
@@ -36,18 +45,87 @@ export class GuardedStore {
     return this.store.release();
   }
 
-  async commit(request: CommitRequest): Promise<readonly AppendResult[]> {
-    const order = request.appends.map((_, i) => i);
+  /**
+   * Commits in stream-id order. When an inline projection fails for an append, that append fails
+   * alone (`projectionFailed`) and the others are committed again without it.
+   */
+  async commit(request: CommitRequest): Promise<readonly CommitOutcome[]> {
+    const outcomes: CommitOutcome[] = new Array(request.appends.length);
+    let order = request.appends.map((_, i) => i);
     order.sort((a, b) =>
       compareIds((request.appends[a] as StreamAppend).streamId, (request.appends[b] as StreamAppend).streamId),
     );
-    const appends = order.map((i) => withWholeDueTimes(request.appends[i] as StreamAppend));
-    const results = await this.#call(() => this.store.commit({ appends, recordedAt: Math.floor(request.recordedAt) }));
-    const inRequestOrder: AppendResult[] = new Array(results.length);
-    order.forEach((position, i) => {
-      inRequestOrder[position] = results[i] as AppendResult;
-    });
-    return inRequestOrder;
+    const recordedAt = Math.floor(request.recordedAt);
+    while (order.length > 0) {
+      const attempt = order;
+      const appends = attempt.map((i) => withWholeDueTimes(request.appends[i] as StreamAppend));
+      const { project } = request;
+      try {
+        const results = await this.#call(() =>
+          this.store.commit({
+            appends,
+            recordedAt,
+            ...(project ? { project: (i: number, written) => project(attempt[i] as number, written) } : {}),
+          }),
+        );
+        attempt.forEach((position, i) => {
+          outcomes[position] = results[i] as AppendResult;
+        });
+        return outcomes;
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause;
+        const failure = isInlineProjectionError(cause) ? cause : isInlineProjectionError(error) ? error : undefined;
+        if (!failure || attempt[failure.appendIndex] === undefined) throw error;
+        const failed = attempt[failure.appendIndex] as number;
+        outcomes[failed] = { ok: false, projectionFailed: failure.cause };
+        order = attempt.filter((i) => i !== failed);
+      }
+    }
+    return outcomes;
+  }
+
+  readFeed(request: FeedRead) {
+    return this.#call(() => this.store.readFeed(request));
+  }
+
+  feedHead(entityTypes: readonly string[]) {
+    return this.#call(() => this.store.feedHead(entityTypes));
+  }
+
+  leaseCheckpoint(lease: CheckpointLease) {
+    return this.#call(() => this.store.leaseCheckpoint({ ...lease, now: Math.floor(lease.now) }));
+  }
+
+  readCheckpoint(name: string) {
+    return this.#call(() => this.store.readCheckpoint(name));
+  }
+
+  /** Moves a checkpoint; when one of its statements is refused, rejects with `SQL_FAILED`. */
+  writeCheckpoint(write: CheckpointWrite) {
+    return this.#call(() => this.store.writeCheckpoint({ ...write, now: Math.floor(write.now) }), 'statements');
+  }
+
+  markCheckpoint(name: string, mark: 'resume' | 'rebuild') {
+    return this.#call(() => this.store.markCheckpoint(name, mark));
+  }
+
+  skippedEvents(name: string, limit: number) {
+    return this.#call(() => this.store.skippedEvents(name, limit));
+  }
+
+  /** True when the store runs SQL (SQLite, PostgreSQL). */
+  get hasSql(): boolean {
+    return this.store.sql !== undefined;
+  }
+
+  /** Runs an application statement; one the database refuses rejects with `SQL_FAILED`. */
+  query(statement: SqlStatement) {
+    return this.#call(() => (this.store.sql as NonNullable<Store['sql']>).query(statement), 'statements');
+  }
+
+  /** Runs application statements in one transaction; one the database refuses rejects with `SQL_FAILED`. */
+  execute(statements: readonly SqlStatement[]) {
+    return this.#call(() => (this.store.sql as NonNullable<Store['sql']>).execute(statements), 'statements');
   }
 
   readStreams(requests: readonly StreamRead[], limit: number) {
@@ -97,13 +175,16 @@ export class GuardedStore {
     return this.#call(() => this.store.outboxStats(Math.floor(now)));
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
+  /** With `statements`: the operation runs the application's SQL, and a refused statement is `SQL_FAILED`. */
+  async #call<T>(operation: () => Promise<T>, runs?: 'statements'): Promise<T> {
     try {
       this.#ready ??= this.#open();
       await this.#ready;
       return await operation();
     } catch (error) {
       if (isPachydermError(error)) throw error;
+      if (runs && isStatementError(error))
+        throw new SqlFailedError(`The database refused a statement: ${messageOf(error)}`, error);
       throw new StoreUnavailableError(`The ${this.store.kind} store failed: ${messageOf(error)}`, error);
     }
   }

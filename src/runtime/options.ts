@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../clock.js';
 import type { AppContext, EffectDefinition, Register } from '../define/effect.js';
 import type { EntityDefinition } from '../define/entity.js';
+import type { InlineProjection, ProjectionDefinition, ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError, type EffectFailedError, type FailedEffect } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { type RetryPolicy, retryPolicy } from '../outbox/retry-policy.js';
@@ -28,6 +29,15 @@ export interface SystemOptions extends ContextOption {
   readonly entities: readonly EntityDefinition[];
   /** The effects this system can run. */
   readonly effects?: readonly EffectDefinition[];
+  /**
+   * Projections into the application's tables (a SQL store is needed): async ones run in the
+   * background, `inline(P)` ones commit with the events.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any projection's event type is accepted here
+  readonly projections?: readonly (ProjectionDefinition<any> | InlineProjection<any>)[];
+  /** Reactors: handlers for the outside world, at least once per event, in the background. */
+  // biome-ignore lint/suspicious/noExplicitAny: any reactor's event type is accepted here
+  readonly reactors?: readonly ReactorDefinition<any>[];
   /** An entity idle this long is unloaded (its state stays in the store). Default 60 000. */
   readonly idleTimeoutMs?: number;
   /** At most this many loaded entities; the least recently used idle ones are unloaded first. Default 100 000. */
@@ -77,6 +87,8 @@ export function resolveOptions(options: SystemOptions) {
   return {
     store,
     registered: new Registered(options.entities ?? [], options.effects ?? []),
+    projections: (options.projections ?? []) as readonly (ProjectionDefinition | InlineProjection)[],
+    reactors: (options.reactors ?? []) as readonly ReactorDefinition[],
     context: (options as { context?: unknown }).context as AppContext,
     idleTimeoutMs: positive(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs'),
     maxActive: positive(options.maxActive ?? 100_000, 'maxActive'),

@@ -29,6 +29,11 @@ export class Registered implements Registrations {
     return definition;
   }
 
+  /** Every entity type served, in the order given. */
+  entityTypes(): string[] {
+    return [...this.#entities.keys()];
+  }
+
   hasEntity(type: string): boolean {
     return this.#entities.has(type);
   }

@@ -6,9 +6,15 @@
 import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
 import { assertJsonSafe, decodeFrozen } from '../core/json.js';
+import { isSqlStatement, type SqlStatement } from '../core/sql.js';
 import type { EntityDefinition, EntityRef } from '../define/entity.js';
+import type { ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError, InvalidIdError, SystemClosedError } from '../errors.js';
 import { type DeadLetter, toDeadLetter } from '../outbox/dead-letters.js';
+import { eitherSignal } from '../read/feed-signal.js';
+import { type FollowedEvent, follow } from '../read/follow.js';
+import type { ProjectionHandle, ProjectionOption } from '../read/read-side.js';
+import { type SubscribedEvent, subscribe } from '../read/subscribe.js';
 import type { OutboxStats } from '../store/port/index.js';
 import { PAGE_SIZE } from './activation.js';
 import { resolveOptions, type SystemOptions } from './options.js';
@@ -16,6 +22,10 @@ import { type Wiring, wire } from './wiring.js';
 import type { CallResult } from './worker.js';
 
 export type { DeadLetter } from '../outbox/dead-letters.js';
+export type { ReadSideStatus } from '../read/checkpoint-runner.js';
+export type { FollowedEvent } from '../read/follow.js';
+export type { ProjectionHandle } from '../read/read-side.js';
+export type { SubscribedEvent } from '../read/subscribe.js';
 export type { SystemOptions } from './options.js';
 
 /** One recorded event of a log. */
@@ -47,6 +57,29 @@ export interface System {
   read<S>(ref: EntityRef<string, never, S>): Promise<{ readonly state: S; readonly version: number }>;
   /** The entity's log from version `from` (inclusive, default 1). */
   events<E>(ref: EntityRef<string, never, unknown, E>, options?: { from?: number }): AsyncIterable<RecordedEvent<E>>;
+  /**
+   * Every event of one entity from version `from` (inclusive, default 1), with the state after it,
+   * then each new one as it commits, here or in another process on the same store. Ends on
+   * `break`, when `signal` aborts, or when the system closes. Pulled a page at a time.
+   */
+  follow<S, E>(
+    ref: EntityRef<string, never, S, E>,
+    options?: { from?: number; signal?: AbortSignal },
+  ): AsyncIterable<FollowedEvent<S, E>>;
+  /**
+   * Every committed event of these entity types (default: all this system serves), in feed order,
+   * after `after` (exclusive; default: the start), then live. Keep an event's `position` to go on
+   * from it later.
+   */
+  subscribe<D extends EntityDefinition>(options?: {
+    entities?: readonly D[];
+    after?: string;
+    signal?: AbortSignal;
+  }): AsyncIterable<SubscribedEvent<D extends EntityDefinition<string, infer _S, infer _M, infer E> ? E : never>>;
+  /** The status and controls of a projection or reactor this system registered. */
+  projection(definition: ProjectionOption | ReactorDefinition): ProjectionHandle;
+  /** Runs a `sql` statement on the store's database (SQLite, PostgreSQL); rows as objects. */
+  query<Row extends Record<string, unknown> = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]>;
   /** Outbox rows given up on (effects past `maxAttempts`, rejected or undeliverable messages), oldest first. */
   deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
   /** Puts a dead letter back in the outbox for a fresh round of attempts. False if there is none with this id. */
@@ -81,6 +114,7 @@ class RunningSystem implements System {
   constructor(private readonly parts: Wiring) {
     parts.store.retain();
     parts.deliverer.start();
+    parts.readSide.start();
   }
 
   async call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>> {
@@ -123,6 +157,50 @@ class RunningSystem implements System {
     };
   }
 
+  follow<S, E>(
+    ref: EntityRef<string, never, S, E>,
+    options: { from?: number; signal?: AbortSignal } = {},
+  ): AsyncIterable<FollowedEvent<S, E>> {
+    const definition = this.#resolve(ref) as EntityDefinition<string, S>;
+    const from = options.from ?? 1;
+    if (!Number.isInteger(from) || from < 1) throw new ConfigurationError('follow: from must be an integer >= 1');
+    const abort = eitherSignal(options.signal, this.parts.closing.signal);
+    const feed = () => follow<S, E>(this.#feedDeps(), definition, ref.id, from, abort);
+    return { [Symbol.asyncIterator]: () => feed()[Symbol.asyncIterator]() };
+  }
+
+  subscribe<D extends EntityDefinition>(
+    options: { entities?: readonly D[]; after?: string; signal?: AbortSignal } = {},
+  ): AsyncIterable<SubscribedEvent<D extends EntityDefinition<string, infer _S, infer _M, infer E> ? E : never>> {
+    this.#open();
+    const { entities, after = '' } = options;
+    if (entities !== undefined && (!Array.isArray(entities) || !entities.every((e) => typeof e?.type === 'string'))) {
+      throw new ConfigurationError('subscribe: entities must be a list of defineEntity(...)');
+    }
+    if (typeof after !== 'string') throw new ConfigurationError('subscribe: after must be a position (a string)');
+    const types = entities ? entities.map((e) => e.type) : this.parts.config.registered.entityTypes();
+    const abort = eitherSignal(options.signal, this.parts.closing.signal);
+    const feed = () => subscribe<never>(this.#feedDeps(), types, after, abort);
+    return { [Symbol.asyncIterator]: () => feed()[Symbol.asyncIterator]() };
+  }
+
+  projection(definition: ProjectionOption | ReactorDefinition): ProjectionHandle {
+    this.#open();
+    return this.parts.readSide.handle(definition);
+  }
+
+  async query<Row extends Record<string, unknown> = Record<string, unknown>>(statement: SqlStatement): Promise<Row[]> {
+    this.#open();
+    if (!isSqlStatement(statement)) throw new ConfigurationError('query: expects a sql`...` statement');
+    const { store } = this.parts;
+    if (!store.hasSql) {
+      throw new ConfigurationError(
+        `query: the ${store.kind} store has no SQL. In tests, use sqliteStore({ filename: ':memory:' })`,
+      );
+    }
+    return (await store.query(statement)) as Row[];
+  }
+
   async deadLetters({ limit = 1000 }: { limit?: number } = {}): Promise<DeadLetter[]> {
     this.#open();
     return (await this.parts.store.deadLetters(limit)).map(toDeadLetter);
@@ -159,9 +237,10 @@ class RunningSystem implements System {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const { workers, deliverer, effects, snapshots, store } = this.parts;
+      const { workers, deliverer, effects, snapshots, store, readSide, closing } = this.parts;
+      closing.abort();
       workers.stop();
-      await deliverer.stop();
+      await Promise.all([deliverer.stop(), readSide.stop()]);
       await Promise.all(workers.all().map((worker) => worker.whenIdle()));
       await effects.drain();
       await snapshots.drain();
@@ -180,5 +259,10 @@ class RunningSystem implements System {
 
   #open(): void {
     if (this.#closing) throw new SystemClosedError();
+  }
+
+  #feedDeps() {
+    const { store, commits, closing } = this.parts;
+    return { store, signal: commits, closing: closing.signal };
   }
 }

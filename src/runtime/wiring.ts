@@ -7,11 +7,13 @@ import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
 import type { EntityDefinition } from '../define/entity.js';
 import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
-import type { AppendResult, LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
+import { FeedSignal } from '../read/feed-signal.js';
+import { ReadSide } from '../read/read-side.js';
+import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
 import { activate, catchUp, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
-import { GuardedStore } from './guarded-store.js';
+import { type CommitOutcome, GuardedStore } from './guarded-store.js';
 import type { Config } from './options.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { EntityWorker, type WorkerRuntime } from './worker.js';
@@ -24,6 +26,10 @@ export interface Wiring {
   readonly effects: AtMostOnceEffects;
   readonly snapshots: SnapshotWriter;
   readonly deliverer: AtLeastOnceDeliverer;
+  readonly readSide: ReadSide;
+  /** Wakes feeds at every commit of this system; fires `closing` when it closes. */
+  readonly commits: FeedSignal;
+  readonly closing: AbortController;
   /** Reads an entity's state: its whole log, or the events after `start`. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
   readPage: ReadPage;
@@ -34,11 +40,41 @@ export interface Wiring {
 export function wire(config: Config): Wiring {
   const { registered, clock, logger } = config;
   const store = new GuardedStore(config.store);
+  const owner = randomUUID();
+  const commits = new FeedSignal(clock, config.pollIntervalMs);
+  const closing = new AbortController();
+  const readSide = new ReadSide({
+    projections: config.projections,
+    reactors: config.reactors,
+    store,
+    commits,
+    clock,
+    logger,
+    owner,
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+    context: config.context,
+  });
 
   // Group commit: appends of many entities in one transaction (one per log); activations and
   // catch-ups (or confirmations that a loaded copy is the latest) of many entities in one read each.
-  const committer = new Batcher<StreamAppend, AppendResult>(
-    (appends) => store.commit({ appends, recordedAt: clock.now() }),
+  // Inline projections run in the commit's transaction, once their `setup` has run.
+  const committer = new Batcher<StreamAppend, CommitOutcome>(
+    async (appends) => {
+      const recordedAt = clock.now();
+      const project = readSide.projector(appends, recordedAt);
+      if (!project) return store.commit({ appends, recordedAt });
+      await readSide.ready();
+      const outcomes = await store.commit({ appends, recordedAt, project });
+      return outcomes.map((outcome, i) =>
+        'projectionFailed' in outcome
+          ? {
+              ok: false,
+              projectionFailed: readSide.inlineFailure(appends[i] as StreamAppend, outcome.projectionFailed),
+            }
+          : outcome,
+      );
+    },
     config.maxBatch,
     (append) => append.streamId,
   );
@@ -61,7 +97,17 @@ export function wire(config: Config): Wiring {
     config.onEffectError,
   );
   const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger);
-  let commits = 0;
+  let commitCount = 0;
+  // Feeds wake once per turn of the event loop, however many commits it had.
+  let signalled = false;
+  const commitSignal = () => {
+    if (signalled) return;
+    signalled = true;
+    queueMicrotask(() => {
+      signalled = false;
+      commits.notify();
+    });
+  };
   const runtime: WorkerRuntime = {
     registrations: registered,
     maxConflictRetries: config.maxConflictRetries,
@@ -71,8 +117,10 @@ export function wire(config: Config): Wiring {
     load,
     append: (append) => committer.submit(append),
     backoff: conflictBackoff,
-    committed(worker, plan, previousVersion, committed) {
-      commits++;
+    committed(worker, plan, previousVersion, committed, position) {
+      commitCount++;
+      readSide.committed(worker.ref.type, position);
+      commitSignal();
       effects.run(worker, plan.runs);
       if (plan.outbox.length > 0) deliverer.kick();
       snapshots.committed(
@@ -93,7 +141,7 @@ export function wire(config: Config): Wiring {
     store,
     clock,
     logger,
-    owner: randomUUID(),
+    owner,
     leaseMs: config.leaseMs,
     pollIntervalMs: config.pollIntervalMs,
     batchSize: config.outboxBatchSize,
@@ -115,11 +163,14 @@ export function wire(config: Config): Wiring {
     effects,
     snapshots,
     deliverer,
+    readSide,
+    commits,
+    closing,
     load,
     readPage,
     activity() {
       const { delivered, retried, deadLettered } = deliverer.counters;
-      return commits + delivered + retried + deadLettered;
+      return commitCount + delivered + retried + deadLettered;
     },
   };
 }

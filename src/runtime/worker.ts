@@ -4,11 +4,15 @@ import { type BatchAnswer, decideBatch } from '../core/decide-batch.js';
 import type { Loaded } from '../core/fold.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
-import type { AppendResult, StreamAppend } from '../store/port/index.js';
+import type { StreamAppend } from '../store/port/index.js';
+import type { CommitOutcome } from './guarded-store.js';
 
-/** What `system.call` answers: the new state once committed, or the domain rejection. */
+/**
+ * What `system.call` answers: the new state once committed, with the feed position of the commit
+ * (`''` when the call recorded no events), or the domain rejection.
+ */
 export type CallResult<S, R> =
-  | { readonly ok: true; readonly state: S; readonly version: number }
+  | { readonly ok: true; readonly state: S; readonly version: number; readonly position: string }
   | { readonly ok: false; readonly error: R };
 
 /** What a message led to: a call result, or, for a delivered message, a repeat the log had already handled. */
@@ -26,14 +30,20 @@ export interface WorkerRuntime {
   /** Reads the entity's state: its whole log, or the events after `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
   /** Commits one append (group commit may put it in a transaction with others). */
-  append(append: StreamAppend): Promise<AppendResult>;
+  append(append: StreamAppend): Promise<CommitOutcome>;
   /** At most this many waiting messages are decided and committed together. */
   readonly maxBatch: number;
   /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
   backoff(attempt: number): Promise<void>;
   now(): number;
-  /** Called right after a commit: effects and snapshots, off the entity's path. */
-  committed(worker: EntityWorker, plan: CommitPlan, previousVersion: number, committed: Loaded<unknown>): void;
+  /** Called right after a commit: effects, snapshots and feeds, off the entity's path. */
+  committed(
+    worker: EntityWorker,
+    plan: CommitPlan,
+    previousVersion: number,
+    committed: Loaded<unknown>,
+    position: string,
+  ): void;
 }
 
 interface Pending {
@@ -167,11 +177,11 @@ export class EntityWorker {
       const now = runtime.now();
       const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registrations, now);
       if (decided.events.length === 0) {
-        if (fresh || this.#unchangedSince(this.#token)) return answer(batch, decided.answers);
+        if (fresh || this.#unchangedSince(this.#token)) return answer(batch, decided.answers, '');
         // The copy may be stale (another system appended): confirm it, or catch up and decide again.
         const latest = await this.#read(current);
         fresh = true;
-        if (latest.version === current.version) return answer(batch, decided.answers);
+        if (latest.version === current.version) return answer(batch, decided.answers, '');
         this.#giveUpAfter(attempt);
         current = latest;
         continue;
@@ -191,9 +201,11 @@ export class EntityWorker {
       if (result.ok) {
         this.#loaded = decided.after;
         this.#token = token;
-        runtime.committed(this, decided.plan, current.version, decided.after);
-        return answer(batch, decided.answers);
+        runtime.committed(this, decided.plan, current.version, decided.after, result.position);
+        return answer(batch, decided.answers, result.position);
       }
+      // An inline projection failed on these events: nothing of the batch committed.
+      if ('projectionFailed' in result) throw result.projectionFailed;
       // The log already handled this message (delivered twice, or by two processes): skip it.
       if ('duplicate' in result) return (batch[0] as Pending).resolve({ ok: true, duplicate: true });
       // Another worker appended first: its decisions stand. Read what it wrote and decide again.
@@ -227,11 +239,11 @@ export class EntityWorker {
   }
 }
 
-/** Answers each caller of a batch once its events are committed (or there were none). */
-function answer(batch: readonly Pending[], answers: readonly BatchAnswer[]): void {
+/** Answers each caller of a batch once its events are committed at `position` (or there were none). */
+function answer(batch: readonly Pending[], answers: readonly BatchAnswer[], position: string): void {
   batch.forEach((pending, i) => {
     const given = answers[i] as BatchAnswer;
     if ('fault' in given) pending.reject(given.fault);
-    else pending.resolve(given as MessageAnswer);
+    else pending.resolve(given.ok ? { ...given, position } : given);
   });
 }

@@ -12,7 +12,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
-import type { OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
+import { describeCheckpoints } from './contract-checkpoints.js';
+import { describeFeed } from './contract-feed.js';
+import type { AppendResult, OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
 
 /** Where a store keeps its data; `newStore()` makes another store object on the same data. */
 export interface StorePlace {
@@ -63,6 +65,10 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
     const read = async (store: Store, id: string, from = 1, limit = 100): Promise<readonly StoredEvent[]> =>
       (await store.readStreams([{ streamId: id, fromVersion: from }], limit))[0] as readonly StoredEvent[];
     const data = async (store: Store, id: string) => (await read(store, id)).map((e) => e.data);
+    /** Positions are the store's own: compared apart, in the feed cases. */
+    const plain = (events: readonly StoredEvent[]) => events.map(({ position: _, ...event }) => event);
+    const outcomes = (results: readonly AppendResult[]) =>
+      results.map((r) => (r.ok ? { ok: r.ok, version: r.version } : r));
     const append = (streamId: string, expectedVersion: number, events: string[], extra: Partial<StreamAppend> = {}) =>
       ({ streamId, expectedVersion, events, entityType: 'Source', ...extra }) satisfies StreamAppend;
 
@@ -77,12 +83,12 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         const id = randomUUID();
         const events = ['{"a":1}', '"text \\u0000 ☃ 🐘"', '[1,2,{"b":null}]'];
         const results = await store.commit({ appends: [append(id, 0, events)], recordedAt: 1_700_000_000_123 });
-        assert.deepEqual(results, [{ ok: true, version: 3 }]);
+        assert.deepEqual(outcomes(results), [{ ok: true, version: 3 }]);
         assert.deepEqual(
-          await read(store, id),
+          plain(await read(store, id)),
           events.map((data, i) => ({ version: i + 1, data, recordedAt: 1_700_000_000_123 })),
         );
-        assert.deepEqual(await store.commit({ appends: [append(id, 3, ['4'])], recordedAt: 5 }), [
+        assert.deepEqual(outcomes(await store.commit({ appends: [append(id, 3, ['4'])], recordedAt: 5 })), [
           { ok: true, version: 4 },
         ]);
       });
@@ -106,7 +112,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           appends: [append(c, 0, ['"c1"', '"c2"']), append(b, 0, ['"stale"']), append(a, 0, ['"a1"'])],
           recordedAt: 0,
         });
-        assert.deepEqual(results, [
+        assert.deepEqual(outcomes(results), [
           { ok: true, version: 2 },
           { ok: false, conflict: { expectedVersion: 0, actualVersion: 1 } },
           { ok: true, version: 1 },
@@ -147,7 +153,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           2,
         );
         const at = (version: number) => ({ version, data: String(version), recordedAt: 9 });
-        assert.deepEqual(pages, [[at(2), at(3)], [], [], [at(1), at(2)]]);
+        assert.deepEqual(pages.map(plain), [[at(2), at(3)], [], [], [at(1), at(2)]]);
       });
 
       it('lets exactly one of two writers at the same expected version win', async () => {
@@ -183,7 +189,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           await store.commit({ appends: [append(id, 0, [String(i)])], recordedAt: 0 });
         }
         for (const [i, id] of ids.entries()) {
-          assert.deepEqual(await read(store, id), [{ version: 1, data: String(i), recordedAt: 0 }]);
+          assert.deepEqual(plain(await read(store, id)), [{ version: 1, data: String(i), recordedAt: 0 }]);
         }
       });
 
@@ -207,10 +213,10 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         const [a, b] = [randomUUID(), randomUUID()];
         const commit = (id: string, expectedVersion: number, messageId: string) =>
           store.commit({ appends: [append(id, expectedVersion, ['"e"'], { messageId })], recordedAt: 0 });
-        assert.deepEqual(await commit(a, 0, 'm1'), [{ ok: true, version: 1 }]);
-        assert.deepEqual(await commit(a, 1, 'm1'), [{ ok: false, duplicate: true }]);
-        assert.deepEqual(await commit(b, 0, 'm1'), [{ ok: true, version: 1 }]);
-        assert.deepEqual(await commit(a, 1, 'm2'), [{ ok: true, version: 2 }]);
+        assert.deepEqual(outcomes(await commit(a, 0, 'm1')), [{ ok: true, version: 1 }]);
+        assert.deepEqual(outcomes(await commit(a, 1, 'm1')), [{ ok: false, duplicate: true }]);
+        assert.deepEqual(outcomes(await commit(b, 0, 'm1')), [{ ok: true, version: 1 }]);
+        assert.deepEqual(outcomes(await commit(a, 1, 'm2')), [{ ok: true, version: 2 }]);
         assert.equal((await read(store, a)).length, 2);
       });
     });
@@ -249,14 +255,20 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           3,
         );
         const at = (version: number) => ({ version, data: String(version), recordedAt: 7 });
-        assert.deepEqual(starts, [
-          { snapshot: { schemaVersion: '2', version: 4, state: '"at 4"' }, events: [at(5), at(6)] },
-          { events: [at(1), at(2), at(3)] },
-          { events: [] },
-          { events: [at(1), at(2), at(3)] },
-        ]);
+        assert.deepEqual(
+          starts.map((start) => ({ ...start, events: plain(start.events) })),
+          [
+            { snapshot: { schemaVersion: '2', version: 4, state: '"at 4"' }, events: [at(5), at(6)] },
+            { events: [at(1), at(2), at(3)] },
+            { events: [] },
+            { events: [at(1), at(2), at(3)] },
+          ],
+        );
       });
     });
+
+    describeFeed({ describe, it, openNew, append });
+    describeCheckpoints({ describe, it, openNew, makePlace, open });
 
     describe('lifecycle', () => {
       it('stays open while another user retains it, and opens again after the last release', async () => {

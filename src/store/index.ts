@@ -7,12 +7,21 @@
  * import { describeStoreContract, type Store } from 'pachyderm/store';
  * describeStoreContract('my store', () => ({ newStore: (): Store => myStore() }), { describe, it, afterEach });
  */
+export { renderSql, type SqlStatement, type SqlValue } from '../core/sql.js';
 export { describeStoreContract, type MakeStore, type StorePlace, type TestRunner } from './contract.js';
+export { InlineProjectionError, isInlineProjectionError } from './inline-projection-error.js';
 export type {
   AppendResult,
+  Checkpoint,
+  CheckpointLease,
+  Checkpoints,
+  CheckpointWrite,
   ClaimRequest,
   CommitRequest,
   EventLog,
+  Feed,
+  FeedEvent,
+  FeedRead,
   Lifecycle,
   LogRequest,
   LogStart,
@@ -21,11 +30,15 @@ export type {
   OutboxRecord,
   OutboxStats,
   OutboxWrite,
+  SkippedEvent,
   Snapshots,
+  SqlExecutor,
   Store,
   StoredEvent,
   StoredSnapshot,
   StreamAppend,
   StreamRead,
   TimerKey,
+  WrittenEvent,
 } from './port/index.js';
+export { partsOf, positionOf } from './positions.js';

@@ -1,5 +1,17 @@
+import { ConfigurationError } from '../errors.js';
 import { claimableAt, isClaimable, isHeldBack, outboxStats } from './outbox-rules.js';
-import type { AppendResult, OutboxRecord, Store, StoredEvent, StoredSnapshot, StreamAppend } from './port/index.js';
+import type {
+  AppendResult,
+  Checkpoint,
+  FeedEvent,
+  OutboxRecord,
+  SkippedEvent,
+  Store,
+  StoredEvent,
+  StoredSnapshot,
+  StreamAppend,
+} from './port/index.js';
+import { partsOf, positionOf } from './positions.js';
 import { SharedLifecycle } from './shared-lifecycle.js';
 
 interface Row extends OutboxRecord {
@@ -7,10 +19,18 @@ interface Row extends OutboxRecord {
   leaseUntil: number;
 }
 
+interface CheckpointRow {
+  checkpoint: Checkpoint;
+  owner: string | null;
+  leaseUntil: number;
+  skipped: SkippedEvent[];
+}
+
 /**
  * An in-process store for tests and examples. It keeps everything in memory for as long as the
  * store object lives, so a system closed and created again on the same object finds its entities.
- * Share one object between systems to test duplicate workers without a database.
+ * Share one object between systems to test duplicate workers without a database. It serves
+ * follow, subscribe and reactors; SQL projections need a SQL store (`sqliteStore({ filename: ':memory:' })`).
  *
  * @example
  * const system = createSystem({ store: memoryStore(), entities: [Counter] });
@@ -21,6 +41,9 @@ export function memoryStore(): Store {
   const snapshots = new Map<string, StoredSnapshot>();
   const outbox = new Map<string, Row>();
   let nextOutboxId = 1;
+  /** Every event in commit order: the feed. */
+  const feed: FeedEvent[] = [];
+  const checkpoints = new Map<string, CheckpointRow>();
   // The data lives with the object: opening and closing have nothing to do.
   const lifecycle = new SharedLifecycle(
     'memory',
@@ -37,7 +60,11 @@ export function memoryStore(): Store {
     const handled = processed.get(append.streamId);
     if (append.messageId !== undefined && handled?.has(append.messageId)) return { ok: false, duplicate: true };
 
-    for (const data of append.events) log.push({ version: log.length + 1, data, recordedAt });
+    for (const data of append.events) {
+      const event = { version: log.length + 1, data, recordedAt, position: positionOf(feed.length + 1) };
+      log.push(event);
+      feed.push({ ...event, streamId: append.streamId, entityType: append.entityType });
+    }
     logs.set(append.streamId, log);
     if (append.messageId !== undefined) processed.set(append.streamId, (handled ?? new Set()).add(append.messageId));
     for (const { targetId, key } of append.cancelTimers ?? []) {
@@ -59,7 +86,13 @@ export function memoryStore(): Store {
         leaseUntil: 0,
       });
     }
-    return { ok: true, version: log.length };
+    return { ok: true, version: log.length, position: (log[log.length - 1] as StoredEvent).position };
+  }
+
+  /** The checkpoint if `owner` holds its lease at `now`. */
+  function leased(name: string, owner: string, now: number): CheckpointRow | undefined {
+    const row = checkpoints.get(name);
+    return row && row.owner === owner && row.leaseUntil > now ? row : undefined;
   }
 
   const pending = () => [...outbox.values()].filter((row) => row.status === 'pending');
@@ -76,8 +109,75 @@ export function memoryStore(): Store {
     release: () => lifecycle.release(),
 
     async commit(request) {
+      if (request.project) throw new ConfigurationError('The memory store has no SQL for inline projections');
       // Everything below runs without an await, so the batch is atomic like a transaction.
       return request.appends.map((a) => append(a, request.recordedAt));
+    },
+
+    async readFeed({ after, entityTypes, limit }) {
+      const start = Number(partsOf(after, 1, 'memory')?.[0] ?? 0);
+      const types = new Set(entityTypes);
+      const events: FeedEvent[] = [];
+      for (let i = start; i < feed.length && events.length < limit; i++) {
+        const event = feed[i] as FeedEvent;
+        if (types.has(event.entityType)) events.push(event);
+      }
+      return events;
+    },
+
+    async feedHead(entityTypes) {
+      const types = new Set(entityTypes);
+      for (let i = feed.length - 1; i >= 0; i--) {
+        if (types.has((feed[i] as FeedEvent).entityType)) return (feed[i] as FeedEvent).position;
+      }
+      return '';
+    },
+
+    async leaseCheckpoint({ name, owner, now, leaseMs, version }) {
+      const row = checkpoints.get(name) ?? {
+        checkpoint: { name, version, position: '', failed: null, rebuild: false },
+        owner: null,
+        leaseUntil: 0,
+        skipped: [],
+      };
+      if (row.owner !== owner && row.leaseUntil > now) return undefined;
+      Object.assign(row, { owner, leaseUntil: now + leaseMs });
+      checkpoints.set(name, row);
+      return row.checkpoint;
+    },
+
+    async readCheckpoint(name) {
+      return checkpoints.get(name)?.checkpoint;
+    },
+
+    async writeCheckpoint(write) {
+      if (write.statements.length > 0) throw new ConfigurationError('The memory store has no SQL for projections');
+      partsOf(write.position, 1, 'memory');
+      const row = leased(write.name, write.owner, write.now);
+      if (!row || row.checkpoint.position !== write.expected) return false;
+      const { checkpoint } = row;
+      row.checkpoint = {
+        name: checkpoint.name,
+        version: write.version,
+        position: write.position,
+        failed: write.failed === undefined ? checkpoint.failed : write.failed,
+        rebuild: write.restart ? false : checkpoint.rebuild,
+      };
+      if (write.restart) row.skipped = [];
+      row.skipped.push(...(write.skipped ?? []).map((skipped) => ({ ...skipped })));
+      row.leaseUntil = write.now + write.leaseMs;
+      return true;
+    },
+
+    async markCheckpoint(name, mark) {
+      const row = checkpoints.get(name);
+      if (!row) return false;
+      row.checkpoint = { ...row.checkpoint, failed: null, ...(mark === 'rebuild' ? { rebuild: true } : {}) };
+      return true;
+    },
+
+    async skippedEvents(name, limit) {
+      return (checkpoints.get(name)?.skipped ?? []).slice(0, limit);
     },
 
     async readStreams(requests, limit) {

@@ -122,3 +122,6 @@ const anything: Registrations = {
 function roundTrip<T>(value: T): T {
   return JSON.parse(encodeJson(value, 'The expected value')) as T;
 }
+
+export type { GivenEvent, ProjectedDatabase, ProjectionThen, RenderedStatement } from './projection.js';
+export { givenProjection, runProjection } from './projection.js';

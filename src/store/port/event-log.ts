@@ -3,6 +3,7 @@
  * Values cross the port as JSON text: the runtime encodes each event once and decodes what it reads,
  * so every store returns exactly what was written. Times are whole milliseconds since the epoch.
  */
+import type { SqlStatement } from '../../core/sql.js';
 import type { OutboxWrite, TimerKey } from './outbox.js';
 import type { StoredSnapshot } from './snapshots.js';
 
@@ -30,19 +31,33 @@ export interface StreamAppend {
   readonly messageId?: string;
 }
 
+/** Where an event just written landed: what an inline projection's statements are made from. */
+export interface WrittenEvent {
+  readonly version: number;
+  readonly position: string;
+}
+
 /** A batch of appends for many entities, committed in one transaction. */
 export interface CommitRequest {
   readonly appends: readonly StreamAppend[];
   /** Recorded on every event of the batch, from the system's clock. */
   readonly recordedAt: number;
+  /**
+   * Inline projections, when the system has any: called inside the transaction once per append
+   * written (with `index` into `appends`), after its events; the store runs the statements it
+   * returns in the same transaction. When it throws or a statement fails, the store rolls the whole
+   * transaction back and rejects with `InlineProjectionError(index, cause)` (pachyderm/store); the
+   * runtime then fails that append and commits the others again.
+   */
+  project?(index: number, written: readonly WrittenEvent[]): readonly SqlStatement[];
 }
 
 /**
- * The outcome of one append. A conflict fails its own entity only: the other appends of the
- * batch commit.
+ * The outcome of one append: on success, the log's new version and the position of its last
+ * event. A conflict fails its own entity only: the other appends of the batch commit.
  */
 export type AppendResult =
-  | { readonly ok: true; readonly version: number }
+  | { readonly ok: true; readonly version: number; readonly position: string }
   | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } }
   | { readonly ok: false; readonly duplicate: true };
 
@@ -51,6 +66,8 @@ export interface StoredEvent {
   readonly version: number;
   readonly data: string;
   readonly recordedAt: number;
+  /** Where the event is in the feed (see port/feed.ts). */
+  readonly position: string;
 }
 
 /** Which log to read from which version (inclusive). */

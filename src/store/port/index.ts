@@ -1,14 +1,25 @@
 /**
- * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in four
- * parts. Types only. A store is done when `describeStoreContract` (pachyderm/store) passes for it.
+ * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in six
+ * parts, and an optional seventh for stores on a SQL database. Types only. A store is done when
+ * `describeStoreContract` (pachyderm/store) passes for it.
  * Every method may reject with an error from the driver; the runtime reports it as
  * `STORE_UNAVAILABLE`.
  */
+import type { Checkpoints, SqlExecutor } from './checkpoints.js';
 import type { EventLog } from './event-log.js';
+import type { Feed } from './feed.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Outbox } from './outbox.js';
 import type { Snapshots } from './snapshots.js';
 
+export type {
+  Checkpoint,
+  CheckpointLease,
+  Checkpoints,
+  CheckpointWrite,
+  SkippedEvent,
+  SqlExecutor,
+} from './checkpoints.js';
 export type {
   AppendResult,
   CommitRequest,
@@ -18,7 +29,9 @@ export type {
   StoredEvent,
   StreamAppend,
   StreamRead,
+  WrittenEvent,
 } from './event-log.js';
+export type { Feed, FeedEvent, FeedRead } from './feed.js';
 export type { Lifecycle } from './lifecycle.js';
 export type {
   ClaimRequest,
@@ -31,7 +44,9 @@ export type {
 } from './outbox.js';
 export type { Snapshots, StoredSnapshot } from './snapshots.js';
 
-export interface Store extends EventLog, Snapshots, Outbox, Lifecycle {
+export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, Lifecycle {
   /** A short name for messages and logs: `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
+  /** Present on a store on a SQL database: SQL projections (inline or async) and `system.query` need it. */
+  readonly sql?: SqlExecutor;
 }

@@ -1,16 +1,22 @@
 import pg from 'pg';
+import { renderSql, type SqlStatement, type SqlValue } from '../../core/sql.js';
 import { ConfigurationError } from '../../errors.js';
+import { InlineProjectionError } from '../inline-projection-error.js';
 import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
 import type {
   AppendResult,
+  Checkpoint,
   CommitRequest,
+  FeedEvent,
   LogStart,
   OutboxStats,
+  SkippedEvent,
   Store,
   StoredEvent,
   StoredSnapshot,
   StreamAppend,
 } from '../port/index.js';
+import { partsOf } from '../positions.js';
 import { SharedLifecycle } from '../shared-lifecycle.js';
 import { migrate } from './schema.js';
 import { statements } from './statements.js';
@@ -80,6 +86,24 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     },
   );
   const query = <R extends pg.QueryResultRow>(config: pg.QueryConfig) => lifecycle.resource.query<R>(config);
+  /** Runs `work` in a transaction on one connection; it answers false to roll back. */
+  async function transaction<T>(work: (client: pg.PoolClient) => Promise<T | false>): Promise<T | false> {
+    const client = await lifecycle.resource.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query(result === false ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+  const runStatements = async (client: pg.ClientBase, statements: readonly SqlStatement[]) => {
+    for (const statement of statements) await client.query(queryOf(statement));
+  };
 
   return {
     kind: 'postgres',
@@ -107,6 +131,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         version: number | null;
         data: string | null;
         recordedAt: number | null;
+        position: string | null;
       }>({
         ...sql.readLogs,
         values: [
@@ -124,10 +149,85 @@ export function postgresStore(options: PostgresStoreOptions): Store {
           start.snapshot = { schemaVersion, version: row.snapshotVersion, state: row.state as string };
         }
         if (row.version !== null) {
-          start.events.push({ version: row.version, data: row.data as string, recordedAt: row.recordedAt as number });
+          const { version, data, recordedAt, position } = row as StoredEvent;
+          start.events.push({ version, data, recordedAt, position });
         }
       }
       return starts satisfies LogStart[];
+    },
+
+    async readFeed({ after, entityTypes, limit }) {
+      const [tx, seq] = partsOf(after, 2, 'postgres') ?? ['0', '0'];
+      const { rows } = await query<FeedEvent>({ ...sql.readFeed, values: [entityTypes, tx, seq, limit] });
+      return rows;
+    },
+
+    async feedHead(entityTypes) {
+      const { rows } = await query<{ position: string | null }>({ ...sql.feedHead, values: [entityTypes] });
+      return rows[0]?.position ?? '';
+    },
+
+    async leaseCheckpoint({ name, owner, now, leaseMs, version }) {
+      const { rows } = await query<Checkpoint>({
+        ...sql.leaseCheckpoint,
+        values: [name, version, owner, now, leaseMs],
+      });
+      return rows[0];
+    },
+
+    async readCheckpoint(name) {
+      const { rows } = await query<Checkpoint>({ ...sql.readCheckpoint, values: [name] });
+      return rows[0];
+    },
+
+    async writeCheckpoint(write) {
+      partsOf(write.position, 2, 'postgres');
+      const { move, forgetSkipped, skip } = sql.writeCheckpoint;
+      const written = await transaction(async (client) => {
+        const moved = await client.query({
+          ...move,
+          values: [
+            write.name,
+            write.expected,
+            write.owner,
+            write.now,
+            write.position,
+            write.version,
+            write.leaseMs,
+            write.failed !== undefined,
+            write.failed ?? null,
+            write.restart === true,
+          ],
+        });
+        if (moved.rowCount === 0) return false;
+        if (write.restart) await client.query({ ...forgetSkipped, values: [write.name] });
+        if (write.skipped?.length) {
+          await client.query({ ...skip, values: [write.name, JSON.stringify(write.skipped)] });
+        }
+        await runStatements(client, write.statements);
+        return true;
+      });
+      return written === true;
+    },
+
+    async markCheckpoint(name, mark) {
+      const result = await query({ ...sql.markCheckpoint, values: [name, mark === 'rebuild'] });
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    async skippedEvents(name, limit) {
+      const { rows } = await query<SkippedEvent>({ ...sql.skippedEvents, values: [name, limit] });
+      return rows;
+    },
+
+    sql: {
+      async query(statement) {
+        const { rows } = await query(queryOf(statement));
+        return rows;
+      },
+      async execute(statements) {
+        await transaction(async (client) => runStatements(client, statements));
+      },
     },
 
     async writeSnapshot(streamId, entityType, snapshot) {
@@ -172,14 +272,40 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   };
 
   /**
-   * Commits a batch with one statement, applying the appends in the order given. The runtime gives
+   * Commits a batch with one statement (with inline projections: that statement and theirs in one
+   * transaction), applying the appends in the order given. The runtime gives
    * them in stream-id order, so two processes committing batches that share streams lock their
    * rows in the same order and cannot deadlock.
    */
   async function commitBatch(request: CommitRequest): Promise<AppendResult[]> {
+    if (!request.project) return resultsOf(request, await commitRows(query, request));
+    // Inline projections: the batch and their statements in one transaction on one connection.
+    const { project } = request;
+    const results = await transaction(async (client) => {
+      const rows = await commitRows((config) => client.query(config), request);
+      for (const row of rows) {
+        if (row.outcome !== 'ok') continue;
+        const index = row.index - 1;
+        const append = request.appends[index] as StreamAppend;
+        const written = row.positions.map((position, i) => ({
+          version: row.version - append.events.length + i + 1,
+          position,
+        }));
+        try {
+          await runStatements(client, project(index, written));
+        } catch (error) {
+          throw new InlineProjectionError(index, error);
+        }
+      }
+      return resultsOf(request, rows);
+    });
+    return results as AppendResult[];
+  }
+
+  function commitRows(run: (config: pg.QueryConfig) => Promise<pg.QueryResult<CommitRow>>, request: CommitRequest) {
     const { appends } = request;
     const hasExtras = appends.some((a) => a.outbox?.length || a.cancelTimers?.length);
-    const { rows } = await query<{ index: number; outcome: 'ok' | 'conflict' | 'duplicate'; version: number }>({
+    return run({
       ...sql.commit,
       values: [
         appends.map((a) => a.streamId),
@@ -191,19 +317,41 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         appends.map((a) => a.entityType),
         hasExtras ? JSON.stringify(appends.map(extrasOf)) : null,
       ],
-    });
-    const results: AppendResult[] = new Array(appends.length);
-    for (const row of rows) {
-      const append = appends[row.index - 1] as StreamAppend;
-      results[row.index - 1] =
-        row.outcome === 'ok'
-          ? { ok: true, version: row.version }
-          : row.outcome === 'duplicate'
-            ? { ok: false, duplicate: true }
-            : { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: row.version } };
-    }
-    return results;
+    }).then((result) => result.rows);
   }
+}
+
+interface CommitRow {
+  index: number;
+  outcome: 'ok' | 'conflict' | 'duplicate';
+  version: number;
+  positions: string[];
+}
+
+function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): AppendResult[] {
+  const results: AppendResult[] = new Array(appends.length);
+  for (const row of rows) {
+    const append = appends[row.index - 1] as StreamAppend;
+    results[row.index - 1] =
+      row.outcome === 'ok'
+        ? { ok: true, version: row.version, position: row.positions[row.positions.length - 1] as string }
+        : row.outcome === 'duplicate'
+          ? { ok: false, duplicate: true }
+          : { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: row.version } };
+  }
+  return results;
+}
+
+/** A statement as `pg` runs it: numbered parameters; bigints as text, bytes as a Buffer. */
+function queryOf(statement: SqlStatement): pg.QueryConfig {
+  const values = statement.values.map((value: SqlValue) =>
+    typeof value === 'bigint'
+      ? value.toString()
+      : value instanceof Uint8Array && !Buffer.isBuffer(value)
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        : value,
+  );
+  return { text: renderSql(statement, 'numbered'), values };
 }
 
 /** An append's timers to delete and outbox rows to insert, as the JSON that `commit_batch` reads. */

@@ -62,6 +62,37 @@ const migrations: readonly ((schema: string) => string)[] = [
     CREATE INDEX outbox_timer ON ${s}.outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
   // A whole group commit in one round trip (see commit-batch.ts).
   commitBatchFunction,
+  // The read side: events gain the entity type that decided them (older rows take it from the
+  // entity's snapshot where there is one) and the writing transaction's id, in an index the feed
+  // reads in order; checkpoints for projections and reactors; commit_batch answers positions.
+  (s) => `
+    ALTER TABLE ${s}.events
+      ADD COLUMN entity_type text COLLATE "C" NOT NULL DEFAULT '',
+      ADD COLUMN tx bigint NOT NULL DEFAULT 0;
+    UPDATE ${s}.events e SET entity_type = sn.entity_type
+    FROM (SELECT stream_id, min(entity_type) AS entity_type FROM ${s}.snapshots GROUP BY stream_id) sn
+    WHERE sn.stream_id = e.stream_id;
+    CREATE INDEX events_feed ON ${s}.events (entity_type, tx, seq);
+    CREATE TABLE ${s}.checkpoints (
+      name text COLLATE "C" PRIMARY KEY,
+      version integer NOT NULL,
+      position text COLLATE "C" NOT NULL DEFAULT '',
+      failed text,
+      rebuild boolean NOT NULL DEFAULT false,
+      lease_owner text COLLATE "C",
+      lease_until bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE ${s}.skipped (
+      name text COLLATE "C" NOT NULL,
+      position text COLLATE "C" NOT NULL,
+      entity_type text COLLATE "C" NOT NULL,
+      stream_id text COLLATE "C" NOT NULL,
+      version integer NOT NULL,
+      error text NOT NULL,
+      PRIMARY KEY (name, position)
+    );
+    DROP FUNCTION ${s}.commit_batch(text[], int[], int[], text[], float8, text[], text[], jsonb);
+    ${commitBatchFunction(s)}`,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */

@@ -1,3 +1,5 @@
+import { positionSql } from './positions.js';
+
 /**
  * Every SQL statement the PostgreSQL store runs, built once per schema and keyed by the port method
  * it serves. Named statements are prepared once per connection by `pg`.
@@ -11,12 +13,14 @@ export function statements(schema: string, quotedSchema: string) {
     ${t}.timer_key AS "timerKey", ${t}.order_key AS "orderKey", ${t}.source_type AS "sourceType",
     ${t}.source_id AS "sourceId", ${t}.source_version AS "sourceVersion", ${t}.attempts,
     ${t}.last_error AS "lastError", ${t}.status`;
+  const checkpointColumns = 'name, version, position, failed, rebuild';
+  const recordedAt = (t: string) => `round(extract(epoch FROM ${t}.recorded_at) * 1000)::float8`;
   return {
     /** A group commit, in one round trip: see commit-batch.ts. */
     commit: {
       name: `${prefix}_commit_batch`,
       text: `
-        SELECT r_index AS "index", r_outcome AS outcome, r_version AS version
+        SELECT r_index AS "index", r_outcome AS outcome, r_version AS version, r_positions AS positions
         FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::text[], $8::jsonb)`,
     },
     claimOutbox: {
@@ -81,10 +85,10 @@ export function statements(schema: string, quotedSchema: string) {
     readStreams: {
       name: `${prefix}_read_streams`,
       text: `
-        SELECT r.idx::int AS "index", e.version, e.data, e."recordedAt"
+        SELECT r.idx::int AS "index", e.version, e.data, e."recordedAt", e.position
         FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream_id, from_version, idx)
         CROSS JOIN LATERAL (
-          SELECT ev.version, ev.data, round(extract(epoch FROM ev.recorded_at) * 1000)::float8 AS "recordedAt"
+          SELECT ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ${positionSql('ev.tx', 'ev.seq')} AS position
           FROM ${s}.events ev
           WHERE ev.stream_id = r.stream_id AND ev.version >= r.from_version
           ORDER BY ev.version LIMIT $3
@@ -102,14 +106,85 @@ export function statements(schema: string, quotedSchema: string) {
           FROM r LEFT JOIN ${s}.snapshots sn
             ON sn.stream_id = r.stream_id AND sn.entity_type = r.entity_type AND sn.schema_version = r.schema_version
         )
-        SELECT s.idx::int AS "index", s.snapshot_version AS "snapshotVersion", s.state, e.version, e.data, e."recordedAt"
+        SELECT s.idx::int AS "index", s.snapshot_version AS "snapshotVersion", s.state, e.version, e.data,
+          e."recordedAt", e.position
         FROM s LEFT JOIN LATERAL (
-          SELECT ev.version, ev.data, round(extract(epoch FROM ev.recorded_at) * 1000)::float8 AS "recordedAt"
+          SELECT ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ${positionSql('ev.tx', 'ev.seq')} AS position
           FROM ${s}.events ev
           WHERE ev.stream_id = s.stream_id AND ev.version > coalesce(s.snapshot_version, 0)
           ORDER BY ev.version LIMIT $4
         ) e ON true
         ORDER BY s.idx, e.version`,
+    },
+    /**
+     * A feed page: per entity type, its events after the position in (tx, seq) order, read only
+     * below the oldest transaction still running; the pages merged, in order.
+     */
+    readFeed: {
+      name: `${prefix}_read_feed`,
+      text: `
+        WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS tx)
+        SELECT e.position, e."streamId", e."entityType", e.version, e.data, e."recordedAt"
+        FROM unnest($1::text[]) AS t(entity_type)
+        CROSS JOIN horizon h
+        CROSS JOIN LATERAL (
+          SELECT ${positionSql('ev.tx', 'ev.seq')} AS position, ev.stream_id AS "streamId",
+            ev.entity_type AS "entityType", ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ev.tx, ev.seq
+          FROM ${s}.events ev
+          WHERE ev.entity_type = t.entity_type AND (ev.tx, ev.seq) > ($2::bigint, $3::bigint) AND ev.tx < h.tx
+          ORDER BY ev.tx, ev.seq LIMIT $4
+        ) e
+        ORDER BY e.tx, e.seq LIMIT $4`,
+    },
+    /** The latest committed event of these types, whether or not the feed may pass it yet. */
+    feedHead: {
+      name: `${prefix}_feed_head`,
+      text: `
+        SELECT max(e.position) AS position
+        FROM unnest($1::text[]) AS t(entity_type)
+        CROSS JOIN LATERAL (
+          SELECT ${positionSql('ev.tx', 'ev.seq')} AS position FROM ${s}.events ev
+          WHERE ev.entity_type = t.entity_type ORDER BY ev.tx DESC, ev.seq DESC LIMIT 1
+        ) e`,
+    },
+    leaseCheckpoint: {
+      name: `${prefix}_lease_checkpoint`,
+      text: `
+        INSERT INTO ${s}.checkpoints AS c (name, version, lease_owner, lease_until) VALUES ($1, $2::int, $3, $4::bigint + $5::bigint)
+        ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+          WHERE c.lease_owner = excluded.lease_owner OR c.lease_until <= $4::bigint
+        RETURNING ${checkpointColumns}`,
+    },
+    readCheckpoint: {
+      name: `${prefix}_read_checkpoint`,
+      text: `SELECT ${checkpointColumns} FROM ${s}.checkpoints WHERE name = $1`,
+    },
+    writeCheckpoint: {
+      move: {
+        name: `${prefix}_move_checkpoint`,
+        text: `
+          UPDATE ${s}.checkpoints SET position = $5, version = $6::int, lease_until = $4::bigint + $7::bigint,
+            failed = CASE WHEN $8::boolean THEN $9::text ELSE failed END, rebuild = rebuild AND NOT $10::boolean
+          WHERE name = $1 AND position = $2 AND lease_owner = $3 AND lease_until > $4`,
+      },
+      forgetSkipped: { name: `${prefix}_forget_skipped`, text: `DELETE FROM ${s}.skipped WHERE name = $1` },
+      skip: {
+        name: `${prefix}_skip`,
+        text: `
+          INSERT INTO ${s}.skipped (name, position, entity_type, stream_id, version, error)
+          SELECT $1, r.position, r."entityType", r."streamId", r.version, r.error
+          FROM jsonb_to_recordset($2::jsonb) AS r(position text, "entityType" text, "streamId" text, version int, error text)
+          ON CONFLICT DO NOTHING`,
+      },
+    },
+    markCheckpoint: {
+      name: `${prefix}_mark_checkpoint`,
+      text: `UPDATE ${s}.checkpoints SET failed = NULL, rebuild = rebuild OR $2::boolean WHERE name = $1`,
+    },
+    skippedEvents: {
+      name: `${prefix}_skipped_events`,
+      text: `SELECT position, entity_type AS "entityType", stream_id AS "streamId", version, error
+        FROM ${s}.skipped WHERE name = $1 ORDER BY position LIMIT $2`,
     },
     writeSnapshot: {
       name: `${prefix}_write_snapshot`,

@@ -1,16 +1,25 @@
 import Database from 'better-sqlite3';
+import { renderSql, type SqlStatement, type SqlValue } from '../../core/sql.js';
 import { ConfigurationError } from '../../errors.js';
+import { InlineProjectionError } from '../inline-projection-error.js';
 import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
 import type {
   AppendResult,
+  Checkpoint,
+  CheckpointLease,
+  CheckpointWrite,
   ClaimRequest,
   CommitRequest,
+  FeedEvent,
   OutboxStats,
+  SkippedEvent,
   Store,
   StoredEvent,
   StoredSnapshot,
   StreamAppend,
+  WrittenEvent,
 } from '../port/index.js';
+import { partsOf, positionOf } from '../positions.js';
 import { SharedLifecycle } from '../shared-lifecycle.js';
 import { migrate } from './schema.js';
 import { statements } from './statements.js';
@@ -73,6 +82,52 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       // PRAGMA data_version changes when another connection (another process) commits.
       return connection && lifecycle.changeToken(connection.dataVersion.get() as number);
     },
+    async readFeed({ after, entityTypes, limit }) {
+      const seq = partsOf(after, 1, 'sqlite')?.[0] ?? 0;
+      const read = sql().readFeed;
+      // One ordered range per type (the index serves each), merged by position.
+      const events = entityTypes.flatMap((type) => read.all(type, seq, limit) as FeedEvent[]);
+      if (entityTypes.length > 1) events.sort((a, b) => (a.position < b.position ? -1 : 1));
+      return events.slice(0, limit);
+    },
+    async feedHead(entityTypes) {
+      const head = sql().feedHead;
+      let latest = '';
+      for (const type of entityTypes) {
+        const found = head.pluck().get(type) as string | undefined;
+        if (found !== undefined && found > latest) latest = found;
+      }
+      return latest;
+    },
+    async leaseCheckpoint(lease) {
+      return lifecycle.resource.leaseCheckpoint(lease);
+    },
+    async readCheckpoint(name) {
+      const row = sql().readCheckpoint.get(name) as CheckpointRow | undefined;
+      return row && checkpointOf(row);
+    },
+    async writeCheckpoint(write) {
+      partsOf(write.position, 1, 'sqlite');
+      return lifecycle.resource.writeCheckpoint(write);
+    },
+    async markCheckpoint(name, mark) {
+      return sql().markCheckpoint.run(mark === 'rebuild' ? 1 : 0, name).changes > 0;
+    },
+    async skippedEvents(name, limit) {
+      return sql().skippedEvents.all(name, limit) as SkippedEvent[];
+    },
+    sql: {
+      async query(statement) {
+        const prepared = lifecycle.resource.prepared(statement);
+        const values = bindable(statement.values);
+        if (prepared.reader) return prepared.all(...values) as Record<string, unknown>[];
+        prepared.run(...values);
+        return [];
+      },
+      async execute(statements) {
+        lifecycle.resource.execute(statements);
+      },
+    },
     async readLogs(requests, limit) {
       const { snapshot: readSnapshot, events: readEvents } = sql().readLogs;
       return requests.map(({ streamId, entityType, schemaVersion }) => {
@@ -109,7 +164,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   };
 }
 
-/** Opens the file, applies migrations, prepares the statements and the two transactions. */
+/** The application's statements prepared per connection, by text; at most this many kept. */
+const MAX_PREPARED = 256;
+
+/** Opens the file, applies migrations, prepares the statements and the transactions. */
 function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs: number) {
   const db = new Database(filename, { timeout: busyTimeoutMs });
   try {
@@ -117,19 +175,64 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db);
     const sql = prepare(db, statements);
-    const commit = db.transaction((request: CommitRequest) => request.appends.map((a) => append(sql, a, request)));
+    const cache = new Map<string, Database.Statement>();
+    const prepared = (statement: SqlStatement) => {
+      const text = renderSql(statement, 'question');
+      let found = cache.get(text);
+      if (!found) {
+        if (cache.size >= MAX_PREPARED) cache.clear();
+        found = db.prepare(text);
+        cache.set(text, found);
+      }
+      return found;
+    };
+    const run = (list: readonly SqlStatement[]) => {
+      for (const statement of list) prepared(statement).run(...bindable(statement.values));
+    };
+    const commit = db.transaction((request: CommitRequest) =>
+      request.appends.map((a, index) => append(sql, a, request, index, run)),
+    );
     const claim = db.transaction(({ owner, now, leaseMs, limit }: ClaimRequest) => {
       const rows = sql.claimOutbox.eligible.all({ now, limit }) as OutboxRow[];
       for (const row of rows) sql.claimOutbox.lease.run(owner, now + leaseMs, row.id);
       return rows.map((row) => outboxRecord({ ...row, attempts: row.attempts + 1 }));
     });
+    const leaseCheckpoint = db.transaction(({ name, owner, now, leaseMs, version }: CheckpointLease) => {
+      sql.leaseCheckpoint.create.run(name, version);
+      if (sql.leaseCheckpoint.take.run({ name, owner, now, until: now + leaseMs }).changes === 0) return undefined;
+      return checkpointOf(sql.readCheckpoint.get(name) as CheckpointRow);
+    });
+    const writeCheckpoint = db.transaction((write: CheckpointWrite) => {
+      const { writeCheckpoint: w } = sql;
+      const moved = w.move.run({
+        name: write.name,
+        owner: write.owner,
+        now: write.now,
+        until: write.now + write.leaseMs,
+        expected: write.expected,
+        position: write.position,
+        version: write.version,
+        setFailed: write.failed === undefined ? 0 : 1,
+        failed: write.failed ?? null,
+        restart: write.restart ? 1 : 0,
+      });
+      if (moved.changes === 0) return false;
+      if (write.restart) w.forgetSkipped.run(write.name);
+      for (const skipped of write.skipped ?? []) w.skip.run({ name: write.name, ...skipped });
+      run(write.statements);
+      return true;
+    });
     return {
       db,
       sql,
+      prepared,
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       // IMMEDIATE: take the write lock at the start, so the version read inside is exact.
       commit: (request: CommitRequest) => commit.immediate(request),
       claim: (request: ClaimRequest) => claim.immediate(request),
+      leaseCheckpoint: (lease: CheckpointLease) => leaseCheckpoint.immediate(lease),
+      writeCheckpoint: (write: CheckpointWrite) => writeCheckpoint.immediate(write),
+      execute: db.transaction(run),
     };
   } catch (error) {
     db.close();
@@ -149,8 +252,42 @@ function prepare<T extends object>(db: Database.Database, tree: T): Prepared<T> 
   return Object.fromEntries(entries) as Prepared<T>;
 }
 
-/** One append, inside the commit's transaction: SQLite runs one writer at a time. */
-function append(sql: Statements, append: StreamAppend, request: CommitRequest): AppendResult {
+interface CheckpointRow extends Omit<Checkpoint, 'rebuild'> {
+  readonly rebuild: number;
+}
+
+function checkpointOf(row: CheckpointRow): Checkpoint {
+  return {
+    name: row.name,
+    version: row.version,
+    position: row.position,
+    failed: row.failed,
+    rebuild: row.rebuild === 1,
+  };
+}
+
+/** Parameters as better-sqlite3 binds them: booleans as 1 and 0, bytes as a Buffer. */
+function bindable(values: readonly SqlValue[]): unknown[] {
+  return values.map((value) =>
+    typeof value === 'boolean'
+      ? Number(value)
+      : value instanceof Uint8Array && !Buffer.isBuffer(value)
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        : value,
+  );
+}
+
+/**
+ * One append, inside the commit's transaction: SQLite runs one writer at a time. The inline
+ * projections' statements for it run right after its events.
+ */
+function append(
+  sql: Statements,
+  append: StreamAppend,
+  request: CommitRequest,
+  index: number,
+  run: (statements: readonly SqlStatement[]) => void,
+): AppendResult {
   const { commit } = sql;
   const actual = (commit.streamVersion.get(append.streamId) as { version: number }).version;
   if (actual !== append.expectedVersion) {
@@ -161,7 +298,24 @@ function append(sql: Statements, append: StreamAppend, request: CommitRequest): 
     commit.markProcessed.run(append.streamId, append.messageId);
   }
   let version = actual;
-  for (const data of append.events) commit.insertEvent.run(append.streamId, ++version, data, request.recordedAt);
+  const written: WrittenEvent[] = [];
+  for (const data of append.events) {
+    const { lastInsertRowid } = commit.insertEvent.run(
+      append.streamId,
+      ++version,
+      data,
+      request.recordedAt,
+      append.entityType,
+    );
+    written.push({ version, position: positionOf(lastInsertRowid) });
+  }
+  if (request.project) {
+    try {
+      run(request.project(index, written));
+    } catch (error) {
+      throw new InlineProjectionError(index, error);
+    }
+  }
   for (const { targetId, key } of append.cancelTimers ?? []) commit.cancelTimer.run(targetId, key);
   for (const write of append.outbox ?? []) {
     commit.insertOutbox.run({
@@ -179,5 +333,5 @@ function append(sql: Statements, append: StreamAppend, request: CommitRequest): 
       sourceVersion: write.sourceVersion,
     });
   }
-  return { ok: true, version };
+  return { ok: true, version, position: (written[written.length - 1] as WrittenEvent).position };
 }

@@ -52,6 +52,30 @@ export const sqliteMigrations: readonly string[] = [
    CREATE INDEX pachyderm_outbox_due ON pachyderm_outbox (status, due_at);
    CREATE INDEX pachyderm_outbox_order ON pachyderm_outbox (order_key, id) WHERE order_key IS NOT NULL;
    CREATE INDEX pachyderm_outbox_timer ON pachyderm_outbox (target_id, timer_key) WHERE timer_key IS NOT NULL;`,
+  // The read side: events gain the entity type that decided them (older rows take it from the
+  // entity's snapshot where there is one), and checkpoints for projections and reactors.
+  `ALTER TABLE pachyderm_events ADD COLUMN entity_type TEXT NOT NULL DEFAULT '';
+   UPDATE pachyderm_events SET entity_type = coalesce(
+     (SELECT min(s.entity_type) FROM pachyderm_snapshots s WHERE s.stream_id = pachyderm_events.stream_id), '');
+   CREATE INDEX pachyderm_events_type ON pachyderm_events (entity_type, seq);
+   CREATE TABLE pachyderm_checkpoints (
+     name TEXT PRIMARY KEY,
+     version INTEGER NOT NULL,
+     position TEXT NOT NULL DEFAULT '',
+     failed TEXT,
+     rebuild INTEGER NOT NULL DEFAULT 0,
+     lease_owner TEXT,
+     lease_until INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;
+   CREATE TABLE pachyderm_skipped (
+     name TEXT NOT NULL,
+     position TEXT NOT NULL,
+     entity_type TEXT NOT NULL,
+     stream_id TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     error TEXT NOT NULL,
+     PRIMARY KEY (name, position)
+   ) WITHOUT ROWID;`,
 ];
 
 /** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */

@@ -8,14 +8,20 @@ const outboxColumns = `id, kind, name, target_id AS targetId, payload, idempoten
   due_at AS dueAt, timer, timer_key AS timerKey, order_key AS orderKey, source_type AS sourceType,
   source_id AS sourceId, source_version AS sourceVersion, attempts, last_error AS lastError, status`;
 
-const readEvents = `SELECT version, data, recorded_at AS recordedAt FROM pachyderm_events
+/** A position is the event's sequence, zero-padded (see store/positions.ts). */
+const position = (seq: string) => `printf('%019d', ${seq}) AS position`;
+
+const readEvents = `SELECT version, data, recorded_at AS recordedAt, ${position('seq')} FROM pachyderm_events
   WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`;
+
+const checkpointColumns = 'name, version, position, failed, rebuild = 1 AS rebuild';
 
 export const statements = {
   commit: {
     streamVersion: 'SELECT coalesce(max(version), 0) AS version FROM pachyderm_events WHERE stream_id = ?',
     isProcessed: 'SELECT 1 AS found FROM pachyderm_processed WHERE stream_id = ? AND message_id = ?',
-    insertEvent: 'INSERT INTO pachyderm_events (stream_id, version, data, recorded_at) VALUES (?, ?, ?, ?)',
+    insertEvent:
+      'INSERT INTO pachyderm_events (stream_id, version, data, recorded_at, entity_type) VALUES (?, ?, ?, ?, ?)',
     markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, ?)',
     cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
     insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
@@ -24,6 +30,31 @@ export const statements = {
            @sourceType, @sourceId, @sourceVersion)`,
   },
   readStreams: readEvents,
+  /** One entity type's part of a feed page: the store merges the types' parts. */
+  readFeed: `SELECT ${position('seq')}, stream_id AS streamId, entity_type AS entityType, version, data,
+         recorded_at AS recordedAt
+       FROM pachyderm_events WHERE entity_type = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  feedHead: `SELECT ${position('max(seq)')} FROM pachyderm_events WHERE entity_type = ? HAVING count(*) > 0`,
+  leaseCheckpoint: {
+    create: 'INSERT INTO pachyderm_checkpoints (name, version) VALUES (?, ?) ON CONFLICT (name) DO NOTHING',
+    take: `UPDATE pachyderm_checkpoints SET lease_owner = @owner, lease_until = @until
+         WHERE name = @name AND (lease_owner = @owner OR lease_until <= @now)`,
+  },
+  readCheckpoint: `SELECT ${checkpointColumns} FROM pachyderm_checkpoints WHERE name = ?`,
+  writeCheckpoint: {
+    move: `UPDATE pachyderm_checkpoints
+         SET position = @position, version = @version, lease_until = @until,
+           failed = CASE WHEN @setFailed = 1 THEN @failed ELSE failed END,
+           rebuild = CASE WHEN @restart = 1 THEN 0 ELSE rebuild END
+         WHERE name = @name AND position = @expected AND lease_owner = @owner AND lease_until > @now`,
+    forgetSkipped: 'DELETE FROM pachyderm_skipped WHERE name = ?',
+    skip: `INSERT INTO pachyderm_skipped (name, position, entity_type, stream_id, version, error)
+         VALUES (@name, @position, @entityType, @streamId, @version, @error) ON CONFLICT DO NOTHING`,
+  },
+  markCheckpoint: `UPDATE pachyderm_checkpoints SET failed = NULL, rebuild = CASE WHEN ? = 1 THEN 1 ELSE rebuild END
+       WHERE name = ?`,
+  skippedEvents: `SELECT position, entity_type AS entityType, stream_id AS streamId, version, error
+       FROM pachyderm_skipped WHERE name = ? ORDER BY position LIMIT ?`,
   readLogs: {
     snapshot: `SELECT schema_version AS schemaVersion, version, state FROM pachyderm_snapshots
          WHERE stream_id = ? AND entity_type = ?`,
