@@ -7,11 +7,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createSystem, ErrorCode, isPachydermError, silentLogger } from 'pachyderm';
+import { createSystem, ErrorCode, isPachydermError, silentLogger, sql } from 'pachyderm';
 import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Account, balancesProjection } from './support/accounts.js';
 import { Ledger } from './support/entities.js';
 import { createTestDatabase, postgresUrl } from './support/postgres.js';
 
@@ -120,6 +121,46 @@ describe('PostgreSQL going away', () => {
         [3, 'before-2'],
         [4, 'after'],
       ]);
+    } finally {
+      await system.close();
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});
+      await admin.end();
+      await database.drop();
+    }
+  });
+
+  it('lets a projection wait out an outage and go on without loss', async () => {
+    const database = await createTestDatabase();
+    const name = new URL(database.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    const Balances = balancesProjection();
+    const system = createSystem({
+      store: postgresStore({ connectionString: database.url }),
+      entities: [Account],
+      projections: [Balances],
+      pollIntervalMs: 50,
+      logger: silentLogger,
+    });
+    try {
+      const ref = Account.ref(randomUUID());
+      const first = await system.call(ref, { type: 'Deposit', amount: 1 });
+      await system.projection(Balances).waitFor(first.ok ? first.position : '');
+
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(system.projection(Balances).status().lastError).toMatch(/failed|terminat|not allow|connect/i);
+
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      const last = await system.call(ref, { type: 'Deposit', amount: 2 });
+      await system.projection(Balances).waitFor(last.ok ? last.position : '');
+      expect(await system.query(sql`SELECT balance FROM balances`)).toEqual([{ balance: 3 }]);
+      expect(await system.query(sql`SELECT version FROM applied ORDER BY version`)).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
+      expect(system.projection(Balances).status().state).toBe('live');
     } finally {
       await system.close();
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});

@@ -34,7 +34,20 @@ export interface BatchOutcome {
   readonly failure?: unknown;
 }
 
-export interface RunnerOptions {
+/** What every runner of a system shares. */
+export interface RunnerEnvironment {
+  readonly store: GuardedStore;
+  /** Commits in this process. */
+  readonly commits: FeedSignal;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Identifies this system's leases. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+}
+
+export interface RunnerOptions extends RunnerEnvironment {
   readonly name: string;
   readonly entityTypes: readonly string[];
   readonly version: number;
@@ -46,14 +59,6 @@ export interface RunnerOptions {
   prepare(): Promise<void>;
   /** Applies events in order, stopping at the first that fails; `attempt` is the first event's. */
   apply(events: readonly FeedEvent[], attempt: number): Promise<BatchOutcome>;
-  readonly store: GuardedStore;
-  /** Commits in this process. */
-  readonly commits: FeedSignal;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly owner: string;
-  readonly leaseMs: number;
-  readonly pollIntervalMs: number;
   readonly batchSize: number;
 }
 
@@ -66,8 +71,8 @@ export class CheckpointRunner {
   #rebuildTarget: string | undefined;
   /** Failed attempts at the event after the checkpoint. */
   #attempt = 0;
-  /** After a batch's statements were refused: one event at a time until past the one to blame. */
-  #narrow = false;
+  /** After a batch's statements were refused: one event at a time until past this position. */
+  #narrowUntil: string | undefined;
   readonly #progress: FeedSignal;
   readonly #stop = new AbortController();
   #running: Promise<void> | undefined;
@@ -181,7 +186,8 @@ export class CheckpointRunner {
     }
     if (checkpoint.version < version || checkpoint.rebuild) return this.#restart(checkpoint);
     if (checkpoint.failed !== null) return true;
-    const limit = this.#narrow ? 1 : this.options.batchSize;
+    if (this.#narrowUntil !== undefined && checkpoint.position >= this.#narrowUntil) this.#narrowUntil = undefined;
+    const limit = this.#narrowUntil === undefined ? this.options.batchSize : 1;
     const events = await store.readFeed({ after: checkpoint.position, entityTypes, limit });
     if (events.length === 0) {
       this.#caughtUp();
@@ -228,14 +234,13 @@ export class CheckpointRunner {
         if (!isPachydermError(error, 'SQL_FAILED')) throw error;
         if (outcome.done > 1) {
           // One of these events' statements was refused: find which, one at a time.
-          this.#narrow = true;
+          this.#narrowUntil = last.position;
           return;
         }
         return this.#failed(position, events[0] as FeedEvent, error);
       }
       position = last.position;
       this.#attempt = 0;
-      this.#narrow = this.#narrow && outcome.failure !== undefined;
     }
     const failing = events[outcome.done];
     if (outcome.failure !== undefined && failing) await this.#failed(position, failing, outcome.failure);
@@ -253,7 +258,6 @@ export class CheckpointRunner {
       return;
     }
     this.#attempt = 0;
-    this.#narrow = false;
     if (onError === 'skip') {
       logger.error('read side skipped an event', fields);
       const skipped = [

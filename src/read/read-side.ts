@@ -3,18 +3,19 @@
  * async ones, each run by a checkpoint runner) and reactors, their `setup`, and the handles that
  * `system.projection(...)` gives.
  */
-import type { Clock } from '../clock.js';
 import { decodeFrozen } from '../core/json.js';
 import type { SqlStatement } from '../core/sql.js';
 import type { AppContext } from '../define/effect.js';
 import type { InlineProjection, ProjectionDefinition, ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError, messageOf, ProjectionFailedError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { CommitRequest, SkippedEvent, StreamAppend } from '../store/port/index.js';
 import { applyProjection, applyReactor, project } from './apply.js';
-import { CheckpointRunner, type ReadSideStatus } from './checkpoint-runner.js';
-import type { FeedSignal } from './feed-signal.js';
+import {
+  CheckpointRunner,
+  type ReadSideStatus,
+  type RunnerEnvironment,
+  type RunnerOptions,
+} from './checkpoint-runner.js';
 
 /** What `system.projection(P)` gives: the state of a projection or reactor, and its controls. */
 export interface ProjectionHandle {
@@ -36,16 +37,9 @@ export interface ProjectionHandle {
 
 export type ProjectionOption = ProjectionDefinition | InlineProjection;
 
-export interface ReadSideOptions {
+export interface ReadSideOptions extends RunnerEnvironment {
   readonly projections: readonly ProjectionOption[];
   readonly reactors: readonly ReactorDefinition[];
-  readonly store: GuardedStore;
-  readonly commits: FeedSignal;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly owner: string;
-  readonly leaseMs: number;
-  readonly pollIntervalMs: number;
   readonly context: AppContext;
 }
 
@@ -223,33 +217,22 @@ export class ReadSide {
   }
 
   #runner(
-    definition: {
-      name: string;
-      entityTypes: readonly string[];
-      onError: 'stop' | 'skip';
-      retry: ProjectionDefinition['retry'];
-    },
+    definition: Pick<ProjectionDefinition, 'name' | 'entityTypes' | 'onError' | 'retry'>,
     version: number,
     reset: readonly SqlStatement[],
-    apply: ConstructorParameters<typeof CheckpointRunner>[0]['apply'],
+    apply: RunnerOptions['apply'],
   ): CheckpointRunner {
-    const { store, commits, clock, logger, owner, leaseMs, pollIntervalMs } = this.options;
+    const { name, entityTypes, onError, retry } = definition;
     return new CheckpointRunner({
-      name: definition.name,
-      entityTypes: definition.entityTypes,
+      ...this.options,
+      name,
+      entityTypes,
       version,
-      onError: definition.onError,
-      retry: definition.retry,
+      onError,
+      retry,
       reset,
       apply,
       prepare: () => this.ready(),
-      store,
-      commits,
-      clock,
-      logger,
-      owner,
-      leaseMs,
-      pollIntervalMs,
       batchSize: BATCH_SIZE,
     });
   }
