@@ -10,7 +10,7 @@ import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 
 const [addressJson, id, poll] = process.argv.slice(2);
-const address = JSON.parse(addressJson as string) as { filename?: string; url?: string };
+const address = JSON.parse(addressJson as string) as { filename?: string; url?: string; schema?: string };
 const Counter = defineEntity({
   type: 'Counter',
   init: () => ({ count: 0 }),
@@ -18,7 +18,7 @@ const Counter = defineEntity({
   update: (event, state) => ({ count: state.count + event.amount }),
 });
 const store = address.url
-  ? postgresStore({ connectionString: address.url })
+  ? postgresStore({ connectionString: address.url, ...(address.schema ? { schema: address.schema } : {}) })
   : sqliteStore({ filename: address.filename as string });
 const system = createSystem({ store, entities: [Counter], pollIntervalMs: Number(poll), logger: silentLogger });
 writeSync(1, 'ready\n');

@@ -24,7 +24,7 @@ export interface ReadSideTarget {
   readonly name: string;
   store(): Store;
   /** Where a child process finds the same database. */
-  readonly address: { filename?: string; url?: string };
+  readonly address: { filename?: string; url?: string; schema?: string };
   /** Inserts rows into `raw_rows (id, version, amount)` with the driver, one transaction per chunk. */
   rawInsert(rows: readonly (readonly [string, number, number])[], chunk: number): Promise<void>;
   /** Empties `raw_rows` (made if missing). */
@@ -198,8 +198,10 @@ async function otherProcess(system: System, target: ReadSideTarget, pollMs: numb
     if (result.ok) answered.set(result.version, now());
     await new Promise((resolve) => setTimeout(resolve, pollMs * (0.3 + Math.random())));
   }
-  while (seen.size < calls) await new Promise((resolve) => setTimeout(resolve, pollMs));
+  const deadline = Date.now() + 30_000;
+  while (seen.size < calls && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, pollMs));
   child.kill('SIGKILL');
+  if (seen.size < calls) throw new Error(`the follower in another process saw ${seen.size} of ${calls} events`);
   return median([...answered].map(([version, at]) => Math.max(0, (seen.get(version) ?? Number.NaN) - at)));
 }
 

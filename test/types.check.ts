@@ -8,15 +8,19 @@ import {
   createSystem,
   defineEffect,
   defineEntity,
+  defineProjection,
+  defineReactor,
   type EffectCall,
   type EntityRef,
   error,
+  inline,
   memoryStore,
   ok,
   refsOf,
   type StateOf,
   send,
   sendAfter,
+  sql,
 } from 'pachyderm';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -258,3 +262,50 @@ void requested;
 // Without a context declared in Register, context is optional and of any type.
 createSystem({ store: memoryStore(), entities: [] });
 createSystem({ store: memoryStore(), entities: [], context: { anything: true } });
+
+// The read side: handlers, follow and subscribe infer the entities' event and state types.
+const Notes = defineEntity({
+  type: 'Notes',
+  init: () => ({ text: '' }),
+  handle: (message: { text: string }) => ok([{ type: 'Written' as const, text: message.text }]),
+  update: (event, _state) => ({ text: event.text }),
+});
+const Both = defineProjection({
+  name: 'both',
+  entities: [Counter, Notes],
+  handle(event, meta) {
+    assertType<Equal<typeof meta.position, string>>();
+    if (event.type === 'Written') return [sql`SELECT ${event.text}`];
+    return [sql`SELECT ${event.amount}`];
+  },
+});
+defineReactor({
+  name: 'reactor',
+  entities: [Notes],
+  handle(event, _meta, ctx) {
+    assertType<Equal<typeof event.text, string>>();
+    assertType<Equal<typeof ctx.idempotencyKey, string>>();
+  },
+});
+defineProjection({
+  name: 'bad',
+  entities: [Notes],
+  // @ts-expect-error handle returns statements
+  handle: () => 'DELETE FROM x',
+});
+// @ts-expect-error a value that is not a parameter type is refused
+sql`SELECT ${{ an: 'object' }}`;
+async function readSide() {
+  const system = createSystem({ store: memoryStore(), entities: [Counter, Notes], projections: [inline(Both)] });
+  const result = await system.call(Counter.ref('c'), { type: 'Increment' });
+  if (result.ok) assertType<Equal<typeof result.position, string>>();
+  for await (const { state, event } of system.follow(Counter.ref('c'))) {
+    assertType<Equal<typeof state, { count: number }>>();
+    void event.amount;
+  }
+  for await (const { event, ref } of system.subscribe({ entities: [Notes] })) {
+    assertType<Equal<typeof event.text, string>>();
+    void ref.id;
+  }
+}
+void readSide;
