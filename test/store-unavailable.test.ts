@@ -160,7 +160,7 @@ describe('PostgreSQL going away', () => {
         { version: 1 },
         { version: 2 },
       ]);
-      expect(system.projection(Balances).status().state).toBe('live');
+      expect(system.projection(Balances).status()).toMatchObject({ state: 'live', lastError: undefined });
     } finally {
       await system.close();
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});

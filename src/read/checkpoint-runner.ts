@@ -153,7 +153,10 @@ export class CheckpointRunner {
     while (!abort.aborted) {
       try {
         const idle = await this.#round();
-        if (outage) logger.info('read side resumed', { name });
+        if (outage) {
+          logger.info('read side resumed', { name });
+          if (this.#state !== 'failed') this.#lastError = undefined;
+        }
         outage = undefined;
         if (idle) await this.options.commits.wait(abort);
       } catch (error) {
@@ -240,6 +243,7 @@ export class CheckpointRunner {
         return this.#failed(position, events[0] as FeedEvent, error);
       }
       position = last.position;
+      if (this.#attempt > 0) this.#lastError = undefined;
       this.#attempt = 0;
     }
     const failing = events[outcome.done];

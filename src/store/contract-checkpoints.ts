@@ -128,5 +128,33 @@ export function describeCheckpoints({ describe, it, openNew, makePlace, open }: 
       assert.deepEqual(await rows(), [1, 2]);
       assert.equal((await store.readCheckpoint(name))?.position, p1);
     });
+
+    it('carries values of every kind a statement takes into typed columns', async () => {
+      const store = await openNew();
+      if (!store.sql) return;
+      const name = `p-${randomUUID()}`;
+      const [p1] = (await positionsOf(store, 1)) as [string];
+      const bytes = store.kind === 'postgres' ? sql`bytea` : sql`BLOB`;
+      await store.sql.execute([
+        sql`CREATE TABLE IF NOT EXISTS contract_kinds (name TEXT NOT NULL, t TEXT, i INTEGER, r REAL, big BIGINT, b BOOLEAN, x ${bytes})`,
+      ]);
+      const hostile = `'; DROP TABLE contract_kinds; -- \u2603 "__proto__"`;
+      await store.leaseCheckpoint({ name, owner: 'a', now: 1000, leaseMs: 500, version: 1 });
+      const insert = sql`INSERT INTO contract_kinds (name, t, i, r, big, b, x)
+        VALUES (${name}, ${hostile}, ${-42}, ${1.5}, ${9007199254740993n}, ${true}, ${new Uint8Array([0, 1, 255])})`;
+      const nulls = sql`INSERT INTO contract_kinds (name, t, i, r, big, b, x)
+        VALUES (${name}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null})`;
+      assert.ok(await store.writeCheckpoint(move(name, 'a', '', p1, { statements: [insert, nulls] })));
+      const found = await store.sql.query(
+        sql`SELECT t, i, r, CAST(big AS TEXT) AS big, x FROM contract_kinds WHERE name = ${name} ORDER BY t IS NULL`,
+      );
+      assert.equal(found.length, 2);
+      const first = found[0] as Record<string, unknown>;
+      assert.deepEqual(
+        { ...first, x: [...(first.x as Uint8Array)] },
+        { t: hostile, i: -42, r: 1.5, big: '9007199254740993', x: [0, 1, 255] },
+      );
+      assert.deepEqual(found[1], { t: null, i: null, r: null, big: null, x: null });
+    });
   });
 }

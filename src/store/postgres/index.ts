@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { renderSql, type SqlStatement, type SqlValue } from '../../core/sql.js';
+import { renderSql, type SqlStatement } from '../../core/sql.js';
 import { ConfigurationError } from '../../errors.js';
 import { InlineProjectionError } from '../inline-projection-error.js';
 import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
@@ -19,6 +19,7 @@ import type {
 import { partsOf } from '../positions.js';
 import { SharedLifecycle } from '../shared-lifecycle.js';
 import { migrate } from './schema.js';
+import { driverValue, RefusedStatement, StatementBatch } from './statement-batch.js';
 import { statements } from './statements.js';
 
 export type PostgresStoreOptions = (
@@ -101,9 +102,10 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       client.release();
     }
   }
-  const runStatements = async (client: pg.ClientBase, statements: readonly SqlStatement[]) => {
-    for (const statement of statements) await client.query(queryOf(statement));
-  };
+  // Projections' statements: one round trip for many (see statement-batch.ts).
+  const statementBatch = new StatementBatch(quotedSchema);
+  const runStatements = (client: pg.ClientBase, statements: readonly SqlStatement[]) =>
+    statementBatch.run(client, statements);
 
   return {
     kind: 'postgres',
@@ -283,6 +285,9 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     const { project } = request;
     const results = await transaction(async (client) => {
       const rows = await commitRows((config) => client.query(config), request);
+      const statements: SqlStatement[] = [];
+      /** The append each statement projects. */
+      const appendOf: number[] = [];
       for (const row of rows) {
         if (row.outcome !== 'ok') continue;
         const index = row.index - 1;
@@ -291,11 +296,22 @@ export function postgresStore(options: PostgresStoreOptions): Store {
           version: row.version - append.events.length + i + 1,
           position,
         }));
+        let projected: readonly SqlStatement[];
         try {
-          await runStatements(client, project(index, written));
+          projected = project(index, written);
         } catch (error) {
           throw new InlineProjectionError(index, error);
         }
+        for (const statement of projected) {
+          statements.push(statement);
+          appendOf.push(index);
+        }
+      }
+      try {
+        await runStatements(client, statements);
+      } catch (error) {
+        if (!(error instanceof RefusedStatement)) throw error;
+        throw new InlineProjectionError(appendOf[error.index] as number, error);
       }
       return resultsOf(request, rows);
     });
@@ -344,14 +360,7 @@ function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): Appe
 
 /** A statement as `pg` runs it: numbered parameters; bigints as text, bytes as a Buffer. */
 function queryOf(statement: SqlStatement): pg.QueryConfig {
-  const values = statement.values.map((value: SqlValue) =>
-    typeof value === 'bigint'
-      ? value.toString()
-      : value instanceof Uint8Array && !Buffer.isBuffer(value)
-        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-        : value,
-  );
-  return { text: renderSql(statement, 'numbered'), values };
+  return { text: renderSql(statement, 'numbered'), values: statement.values.map(driverValue) };
 }
 
 /** An append's timers to delete and outbox rows to insert, as the JSON that `commit_batch` reads. */

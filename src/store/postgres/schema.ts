@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { commitBatchFunction } from './commit-batch.js';
+import { runStatementsFunction } from './statement-batch.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations. Each is applied once, in order, and recorded in
@@ -93,6 +94,8 @@ const migrations: readonly ((schema: string) => string)[] = [
     );
     DROP FUNCTION ${s}.commit_batch(text[], int[], int[], text[], float8, text[], text[], jsonb);
     ${commitBatchFunction(s)}`,
+  // Projections' statements, many in one round trip (see statement-batch.ts).
+  runStatementsFunction,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */
