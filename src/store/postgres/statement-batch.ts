@@ -105,9 +105,11 @@ export class StatementBatch {
       await client.query(`DEALLOCATE ${name}`);
       await client.query('RELEASE SAVEPOINT pachyderm_probe');
       types = rows[0]?.types ?? [];
-    } catch {
+    } catch (error) {
       await client.query('ROLLBACK TO SAVEPOINT pachyderm_probe');
-      // Not preparable (DDL), or wrong: it runs as it is, and a wrong one fails there.
+      // Not preparable (DDL, a syntax error for PREPARE: remembered), or wrong now (a missing
+      // table): it runs as it is, and a wrong one fails there.
+      if ((error as { code?: unknown }).code === '42601') this.#remember(text, null);
       return null;
     }
     const { strings } = statement;
@@ -116,9 +118,13 @@ export class StatementBatch {
       const type = types[i - 1] && types[i - 1] !== 'unknown' ? types[i - 1] : 'text';
       rewritten += `(($1->>${i - 1})::${type})${strings[i]}`;
     }
+    this.#remember(text, rewritten);
+    return rewritten;
+  }
+
+  #remember(text: string, rewritten: string | null): void {
     if (this.#rewritten.size >= 256) this.#rewritten.clear();
     this.#rewritten.set(text, rewritten);
-    return rewritten;
   }
 }
 
