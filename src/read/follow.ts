@@ -24,9 +24,8 @@ export interface FollowedEvent<S, E> {
 
 export interface FeedDeps {
   readonly store: GuardedStore;
+  /** Wakes the feed at commits of this process and every poll interval. */
   readonly signal: FeedSignal;
-  /** Fires when the system closes: every feed ends. */
-  readonly closing: AbortSignal;
 }
 
 export async function* follow<S, E>(

@@ -262,7 +262,6 @@ class RunningSystem implements System {
   }
 
   #feedDeps() {
-    const { store, commits, closing } = this.parts;
-    return { store, signal: commits, closing: closing.signal };
+    return { store: this.parts.store, signal: this.parts.commits };
   }
 }

@@ -27,8 +27,9 @@ export interface Wiring {
   readonly snapshots: SnapshotWriter;
   readonly deliverer: AtLeastOnceDeliverer;
   readonly readSide: ReadSide;
-  /** Wakes feeds at every commit of this system; fires `closing` when it closes. */
+  /** Wakes feeds and read-side runners at the commits of this system. */
   readonly commits: FeedSignal;
+  /** Aborted when the system closes: every feed ends. */
   readonly closing: AbortController;
   /** Reads an entity's state: its whole log, or the events after `start`. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
@@ -98,7 +99,7 @@ export function wire(config: Config): Wiring {
   );
   const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger);
   let commitCount = 0;
-  // Feeds wake once per turn of the event loop, however many commits it had.
+  // Feeds wake once for the commits of one group commit, however many appends it had.
   let signalled = false;
   const commitSignal = () => {
     if (signalled) return;
