@@ -25,6 +25,10 @@ export interface SqlStatement {
  * sql`UPDATE balances SET balance = balance + ${amount} WHERE id = ${id}`
  */
 export function sql(strings: TemplateStringsArray, ...values: readonly (SqlValue | SqlStatement)[]): SqlStatement {
+  if (!values.some(isSqlStatement)) {
+    // The template's own strings: one frozen array per call site, so its rendering is kept.
+    return Object.freeze({ [SQL]: true as const, strings, values: Object.freeze(values.map(checkedValue)) });
+  }
   // `texts` holds the finished pieces between parameters; `tail` is the piece being built.
   const texts: string[] = [];
   const params: SqlValue[] = [];
@@ -53,11 +57,22 @@ export function isSqlStatement(value: unknown): value is SqlStatement {
   return typeof value === 'object' && value !== null && (value as { [SQL]?: unknown })[SQL] === true;
 }
 
+/** Renderings already made, per array of strings (a template's call site, mostly). */
+const rendered = new WeakMap<readonly string[], { numbered?: string; question?: string }>();
+
 /** The statement's text with `$1, $2, ...` (PostgreSQL) or `?` (SQLite) for its parameters. */
 export function renderSql(statement: SqlStatement, placeholders: 'numbered' | 'question'): string {
   const { strings } = statement;
+  let known = rendered.get(strings);
+  const found = known?.[placeholders];
+  if (found !== undefined) return found;
   let text = strings[0] as string;
   for (let i = 1; i < strings.length; i++) text += (placeholders === 'numbered' ? `$${i}` : '?') + strings[i];
+  if (!known) {
+    known = {};
+    rendered.set(strings, known);
+  }
+  known[placeholders] = text;
   return text;
 }
 

@@ -78,6 +78,12 @@ export class CheckpointRunner {
   #running: Promise<void> | undefined;
   /** True while this runner holds the lease, as far as it knows. */
   #leased = false;
+  /**
+   * The checkpoint as of the last lease, and until when (by this clock) the lease is surely held:
+   * a round renews it only once half of it is gone, or when asked to look again. Every write
+   * renews it too.
+   */
+  #held: { checkpoint: Checkpoint; until: number } | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     this.#progress = new FeedSignal(options.clock, options.pollIntervalMs);
@@ -100,8 +106,9 @@ export class CheckpointRunner {
     return this.options.entityTypes;
   }
 
-  /** Looks again now (after `resume` or `rebuild` in this process). */
+  /** Looks again now, at the checkpoint as stored too (after `resume` or `rebuild`). */
   wake(): void {
+    this.#held = undefined;
     this.options.commits.notify();
   }
 
@@ -172,8 +179,14 @@ export class CheckpointRunner {
   async #round(): Promise<boolean> {
     const { store, name, version, entityTypes, clock, owner, leaseMs } = this.options;
     await this.options.prepare();
-    const checkpoint = await store.leaseCheckpoint({ name, owner, now: clock.now(), leaseMs, version });
+    const now = clock.now();
+    const held = this.#held;
+    const checkpoint =
+      held && now < held.until - leaseMs / 2
+        ? { ...held.checkpoint, position: this.#position }
+        : await store.leaseCheckpoint({ name, owner, now, leaseMs, version });
     this.#leased = checkpoint !== undefined;
+    this.#held = checkpoint && { checkpoint, until: now + leaseMs };
     this.#head = await store.feedHead(entityTypes);
     if (!checkpoint) {
       // Another process runs it: follow its checkpoint.
@@ -215,6 +228,7 @@ export class CheckpointRunner {
       failed: null,
       restart: true,
     });
+    this.#held = undefined;
     if (restarted) {
       logger.info('read side rebuilding from the start', { name, version });
       this.#rebuildTarget = target;
@@ -289,10 +303,11 @@ export class CheckpointRunner {
     leaseMs = this.options.leaseMs,
   ): Promise<boolean> {
     const { store, name, version, clock, owner } = this.options;
+    const now = clock.now();
     const written = await store.writeCheckpoint({
       name,
       owner,
-      now: clock.now(),
+      now,
       leaseMs,
       version,
       expected,
@@ -301,6 +316,14 @@ export class CheckpointRunner {
       ...extra,
     });
     this.#leased = written;
+    const held = this.#held?.checkpoint;
+    this.#held =
+      written && held
+        ? {
+            checkpoint: { ...held, position, failed: extra.failed === undefined ? held.failed : extra.failed },
+            until: now + leaseMs,
+          }
+        : undefined;
     if (written) {
       this.#position = position;
       if (this.#rebuildTarget !== undefined && position >= this.#rebuildTarget) this.#caughtUp();

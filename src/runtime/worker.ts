@@ -244,6 +244,6 @@ function answer(batch: readonly Pending[], answers: readonly BatchAnswer[], posi
   batch.forEach((pending, i) => {
     const given = answers[i] as BatchAnswer;
     if ('fault' in given) pending.reject(given.fault);
-    else pending.resolve(given.ok ? { ...given, position } : given);
+    else pending.resolve(given.ok ? { ok: true, state: given.state, version: given.version, position } : given);
   });
 }

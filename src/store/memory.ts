@@ -41,8 +41,10 @@ export function memoryStore(): Store {
   const snapshots = new Map<string, StoredSnapshot>();
   const outbox = new Map<string, Row>();
   let nextOutboxId = 1;
-  /** Every event in commit order: the feed. */
-  const feed: FeedEvent[] = [];
+  /** Every event in commit order (the same objects as in the logs), with its log and type: the feed. */
+  const feed: StoredEvent[] = [];
+  const feedStreams: string[] = [];
+  const feedTypes: string[] = [];
   const checkpoints = new Map<string, CheckpointRow>();
   // The data lives with the object: opening and closing have nothing to do.
   const lifecycle = new SharedLifecycle(
@@ -63,7 +65,9 @@ export function memoryStore(): Store {
     for (const data of append.events) {
       const event = { version: log.length + 1, data, recordedAt, position: positionOf(feed.length + 1) };
       log.push(event);
-      feed.push({ ...event, streamId: append.streamId, entityType: append.entityType });
+      feed.push(event);
+      feedStreams.push(append.streamId);
+      feedTypes.push(append.entityType);
     }
     logs.set(append.streamId, log);
     if (append.messageId !== undefined) processed.set(append.streamId, (handled ?? new Set()).add(append.messageId));
@@ -119,8 +123,9 @@ export function memoryStore(): Store {
       const types = new Set(entityTypes);
       const events: FeedEvent[] = [];
       for (let i = start; i < feed.length && events.length < limit; i++) {
-        const event = feed[i] as FeedEvent;
-        if (types.has(event.entityType)) events.push(event);
+        const entityType = feedTypes[i] as string;
+        if (types.has(entityType))
+          events.push({ ...(feed[i] as StoredEvent), streamId: feedStreams[i] as string, entityType });
       }
       return events;
     },
@@ -128,7 +133,7 @@ export function memoryStore(): Store {
     async feedHead(entityTypes) {
       const types = new Set(entityTypes);
       for (let i = feed.length - 1; i >= 0; i--) {
-        if (types.has((feed[i] as FeedEvent).entityType)) return (feed[i] as FeedEvent).position;
+        if (types.has(feedTypes[i] as string)) return (feed[i] as StoredEvent).position;
       }
       return '';
     },

@@ -11,6 +11,7 @@ const DIGITS = /^\d{19}$/;
 
 /** A position from its integer parts (numbers, bigints or their decimal text). */
 export function positionOf(...parts: readonly (number | bigint | string)[]): string {
+  if (parts.length === 1) return String(parts[0]).padStart(WIDTH, '0');
   return parts.map((part) => String(part).padStart(WIDTH, '0')).join('.');
 }
 

@@ -267,7 +267,8 @@ function checkpointOf(row: CheckpointRow): Checkpoint {
 }
 
 /** Parameters as better-sqlite3 binds them: booleans as 1 and 0, bytes as a Buffer. */
-function bindable(values: readonly SqlValue[]): unknown[] {
+function bindable(values: readonly SqlValue[]): readonly unknown[] {
+  if (!values.some((value) => typeof value === 'boolean' || value instanceof Uint8Array)) return values;
   return values.map((value) =>
     typeof value === 'boolean'
       ? Number(value)

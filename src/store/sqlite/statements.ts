@@ -34,7 +34,7 @@ export const statements = {
   readFeed: `SELECT ${position('seq')}, stream_id AS streamId, entity_type AS entityType, version, data,
          recorded_at AS recordedAt
        FROM pachyderm_events WHERE entity_type = ? AND seq > ? ORDER BY seq LIMIT ?`,
-  feedHead: `SELECT ${position('max(seq)')} FROM pachyderm_events WHERE entity_type = ? HAVING count(*) > 0`,
+  feedHead: `SELECT ${position('seq')} FROM pachyderm_events WHERE entity_type = ? ORDER BY seq DESC LIMIT 1`,
   leaseCheckpoint: {
     create: 'INSERT INTO pachyderm_checkpoints (name, version) VALUES (?, ?) ON CONFLICT (name) DO NOTHING',
     take: `UPDATE pachyderm_checkpoints SET lease_owner = @owner, lease_until = @until
