@@ -4,8 +4,8 @@ import { positionSql } from './positions.js';
  * The `commit_batch` function: a whole group commit in one round trip. Each append checks its
  * expected version (and message id) on its stream's row, then writes its events (with the entity
  * type and the transaction's id, for the feed), its processed message id, deletes the timers it
- * cancels and inserts its outbox rows, or writes nothing. It answers the positions of the events
- * written. Callers pass appends sorted by stream id, so concurrent batches lock rows in one order.
+ * cancels and inserts its outbox rows, or writes nothing. It answers the position of the last event
+ * an append wrote (of every event, for inline projections). Callers pass appends sorted by stream id, so concurrent batches lock rows in one order.
  *
  * A change to this function is a new migration in schema.ts that runs it again (it is `CREATE OR
  * REPLACE`), so databases made before the change get it too.
@@ -13,11 +13,12 @@ import { positionSql } from './positions.js';
 export const commitBatchFunction = (s: string) => `
     CREATE OR REPLACE FUNCTION ${s}.commit_batch(
       p_ids text[], p_expected int[], p_counts int[], p_events text[], p_recorded_at float8,
-      p_message_ids text[], p_types text[], p_extras jsonb
+      p_message_ids text[], p_types text[], p_extras jsonb, p_all_positions boolean
     ) RETURNS TABLE (r_index int, r_outcome text, r_version int, r_positions text[])
     LANGUAGE plpgsql AS $$
     DECLARE
       tx bigint;
+      sequence regclass;
       i int;
       first int := 0;
       n int;
@@ -43,13 +44,24 @@ export const commitBatchFunction = (s: string) => `
         r_positions := NULL;
         IF written THEN
           tx := coalesce(tx, pg_current_xact_id()::text::bigint);
-          WITH inserted AS (
+          IF p_all_positions THEN
+            -- Inline projections need every event's position.
+            WITH inserted AS (
+              INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx)
+              SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx
+              FROM generate_series(1, n) AS g
+              RETURNING version, seq
+            )
+            SELECT array_agg(${positionSql('tx', 'inserted.seq')} ORDER BY inserted.version) INTO r_positions
+            FROM inserted;
+          ELSE
+            -- The last event's position is enough: this session's last value of the sequence.
             INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx)
             SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx
-            FROM generate_series(1, n) AS g
-            RETURNING version, seq
-          )
-          SELECT array_agg(${positionSql('tx', 'inserted.seq')} ORDER BY inserted.version) INTO r_positions FROM inserted;
+            FROM generate_series(1, n) AS g;
+            sequence := coalesce(sequence, pg_get_serial_sequence('${s.replaceAll("'", "''")}.events', 'seq')::regclass);
+            r_positions := ARRAY[${positionSql('tx', 'currval(sequence)')}];
+          END IF;
           IF message IS NOT NULL THEN
             INSERT INTO ${s}.processed (stream_id, message_id) VALUES (p_ids[i], message);
           END IF;

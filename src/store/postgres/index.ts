@@ -332,6 +332,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         appends.map((a) => a.messageId ?? null),
         appends.map((a) => a.entityType),
         hasExtras ? JSON.stringify(appends.map(extrasOf)) : null,
+        request.project !== undefined,
       ],
     }).then((result) => result.rows);
   }

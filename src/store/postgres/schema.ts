@@ -92,7 +92,7 @@ const migrations: readonly ((schema: string) => string)[] = [
       error text NOT NULL,
       PRIMARY KEY (name, position)
     );
-    DROP FUNCTION ${s}.commit_batch(text[], int[], int[], text[], float8, text[], text[], jsonb);
+    DROP FUNCTION IF EXISTS ${s}.commit_batch(text[], int[], int[], text[], float8, text[], text[], jsonb);
     ${commitBatchFunction(s)}`,
   // Projections' statements, many in one round trip (see statement-batch.ts).
   runStatementsFunction,

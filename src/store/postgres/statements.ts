@@ -21,7 +21,7 @@ export function statements(schema: string, quotedSchema: string) {
       name: `${prefix}_commit_batch`,
       text: `
         SELECT r_index AS "index", r_outcome AS outcome, r_version AS version, r_positions AS positions
-        FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::text[], $8::jsonb)`,
+        FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::text[], $8::jsonb, $9::boolean)`,
     },
     claimOutbox: {
       name: `${prefix}_claim_outbox`,
