@@ -4,13 +4,11 @@
  * in the commit's transaction, visible failures, rebuilds; on SQLite and PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import { defineProjection, inline, memoryStore, type System, sql } from 'pachyderm';
+import { defineProjection, inline, memoryStore, type System, silentLogger, sql } from 'pachyderm';
 import { sqliteStore } from 'pachyderm/sqlite';
 import { describe, expect, it } from 'vitest';
 import { Account, balancesProjection, Note } from './support/accounts.js';
 import { useSystems } from './support/systems.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The balances of these accounts (the tables are shared by the cases of a file). */
 async function balances(system: System, ids: readonly string[]) {
@@ -49,7 +47,13 @@ describe.each(['sqlite', 'postgres'] as const)('projections on %s', (kind) => {
     const where = await place(kind);
     const Balances = balancesProjection();
     const systems = [0, 1].map(() =>
-      start({ store: where.newStore(), entities: [Account], projections: [Balances], leaseMs: 200, logger: quiet }),
+      start({
+        store: where.newStore(),
+        entities: [Account],
+        projections: [Balances],
+        leaseMs: 200,
+        logger: silentLogger,
+      }),
     );
     const ids = Array.from({ length: 8 }, () => randomUUID());
     const results = await Promise.all(
@@ -139,7 +143,7 @@ describe.each(['sqlite', 'postgres'] as const)('projections on %s', (kind) => {
       store: (await place(kind)).newStore(),
       entities: [Account],
       projections: [Stopping],
-      logger: quiet,
+      logger: silentLogger,
     });
     const id = randomUUID();
     for (const amount of [1, 2, 3]) await system.call(Account.ref(id), { type: 'Deposit', amount });
@@ -173,7 +177,7 @@ describe.each(['sqlite', 'postgres'] as const)('projections on %s', (kind) => {
       store: (await place(kind)).newStore(),
       entities: [Account],
       projections: [Skipping],
-      logger: quiet,
+      logger: silentLogger,
     });
     const id = randomUUID();
     await system.call(Account.ref(id), { type: 'Deposit', amount: 13 });

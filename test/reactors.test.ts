@@ -4,12 +4,10 @@
  * every store, memory included.
  */
 import { randomUUID } from 'node:crypto';
-import { defineReactor } from 'pachyderm';
+import { defineReactor, silentLogger } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
 import { Account, Note } from './support/accounts.js';
 import { storeKinds, useSystems } from './support/systems.js';
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe.each(storeKinds)('reactors on %s', (kind) => {
   const { place, start } = useSystems();
@@ -55,7 +53,7 @@ describe.each(storeKinds)('reactors on %s', (kind) => {
       store: (await place(kind)).newStore(),
       entities: [Account],
       reactors: [Flaky],
-      logger: quiet,
+      logger: silentLogger,
     });
     const id = randomUUID();
     const r = await system.call(Account.ref(id), { type: 'Deposit', amount: 1 });
@@ -79,7 +77,7 @@ describe.each(storeKinds)('reactors on %s', (kind) => {
       store: (await place(kind)).newStore(),
       entities: [Account],
       reactors: [Strict],
-      logger: quiet,
+      logger: silentLogger,
     });
     const id = randomUUID();
     for (const amount of [1, 2]) await system.call(Account.ref(id), { type: 'Deposit', amount });

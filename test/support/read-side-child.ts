@@ -10,13 +10,12 @@
  * after its handler, before its checkpoint. It never exits by itself.
  */
 import { writeSync } from 'node:fs';
-import { createSystem, defineReactor } from 'pachyderm';
+import { createSystem, defineReactor, silentLogger } from 'pachyderm';
 import { Account, balancesProjection } from './accounts.js';
 import { type StorePlace, storeAt } from './stores.js';
 
 const [addressJson, mode, dieAt] = process.argv.slice(2);
 const address = JSON.parse(addressJson as string) as StorePlace['address'];
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 const Echo = defineReactor({
   name: 'echo',
@@ -33,7 +32,7 @@ createSystem({
   ...(mode === 'project' ? { projections: [balancesProjection()] } : { reactors: [Echo] }),
   leaseMs: 300,
   pollIntervalMs: 20,
-  logger: quiet,
+  logger: silentLogger,
 });
 writeSync(1, 'started\n');
 setInterval(() => {}, 1 << 30);
