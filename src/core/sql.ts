@@ -25,9 +25,12 @@ export interface SqlStatement {
  * sql`UPDATE balances SET balance = balance + ${amount} WHERE id = ${id}`
  */
 export function sql(strings: TemplateStringsArray, ...values: readonly (SqlValue | SqlStatement)[]): SqlStatement {
-  if (!values.some(isSqlStatement)) {
+  const checked = new Array<SqlValue>(values.length);
+  let i = 0;
+  for (; i < values.length && !isSqlStatement(values[i]); i++) checked[i] = checkedValue(values[i], i);
+  if (i === values.length) {
     // The template's own strings: one frozen array per call site, so its rendering is kept.
-    return Object.freeze({ [SQL]: true as const, strings, values: Object.freeze(values.map(checkedValue)) });
+    return Object.freeze({ [SQL]: true as const, strings, values: Object.freeze(checked) });
   }
   // `texts` holds the finished pieces between parameters; `tail` is the piece being built.
   const texts: string[] = [];

@@ -44,8 +44,8 @@ export const commitBatchFunction = (s: string) => `
         r_positions := NULL;
         IF written THEN
           tx := coalesce(tx, pg_current_xact_id()::text::bigint);
-          IF p_all_positions THEN
-            -- Inline projections need every event's position.
+          IF p_all_positions AND n > 1 THEN
+            -- Inline projections need every event's position (of one event: the last, below).
             WITH inserted AS (
               INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx)
               SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx

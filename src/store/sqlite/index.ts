@@ -75,7 +75,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
     async readStreams(requests, limit) {
       const read = sql().readStreams;
-      return requests.map(({ streamId, fromVersion }) => read.all(streamId, fromVersion, limit) as StoredEvent[]);
+      return requests.map(({ streamId, fromVersion }) => eventsOf(read.all(streamId, fromVersion, limit) as EventRow[]));
     },
     changeToken() {
       const connection = lifecycle.isOpen ? lifecycle.resource : undefined;
@@ -86,7 +86,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const seq = partsOf(after, 1, 'sqlite')?.[0] ?? 0;
       const read = sql().readFeed;
       // One ordered range per type (the index serves each), merged by position.
-      const events = entityTypes.flatMap((type) => read.all(type, seq, limit) as FeedEvent[]);
+      const events = entityTypes.flatMap((type) => feedEventsOf(read.all(type, seq, limit) as FeedRow[], type));
       if (entityTypes.length > 1) events.sort((a, b) => (a.position < b.position ? -1 : 1));
       return events.slice(0, limit);
     },
@@ -94,8 +94,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const head = sql().feedHead;
       let latest = '';
       for (const type of entityTypes) {
-        const found = head.pluck().get(type) as string | undefined;
-        if (found !== undefined && found > latest) latest = found;
+        const seq = head.get(type) as number | undefined;
+        const found = seq === undefined ? '' : positionOf(seq);
+        if (found > latest) latest = found;
       }
       return latest;
     },
@@ -133,7 +134,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return requests.map(({ streamId, entityType, schemaVersion }) => {
         const found = readSnapshot.get(streamId, entityType) as StoredSnapshot | undefined;
         const snapshot = found?.schemaVersion === schemaVersion ? found : undefined;
-        const events = readEvents.all(streamId, (snapshot?.version ?? 0) + 1, limit) as StoredEvent[];
+        const events = eventsOf(readEvents.all(streamId, (snapshot?.version ?? 0) + 1, limit) as EventRow[]);
         return snapshot ? { snapshot, events } : { events };
       });
     },
@@ -175,6 +176,8 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db);
     const sql = prepare(db, statements);
+    for (const rows of [sql.readStreams, sql.readLogs.events, sql.readFeed]) rows.raw();
+    sql.feedHead.pluck();
     const cache = new Map<string, Database.Statement>();
     const prepared = (statement: SqlStatement) => {
       const text = renderSql(statement, 'question');
@@ -222,6 +225,8 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
       run(write.statements);
       return true;
     });
+    const withoutSync = db.prepare('PRAGMA synchronous = NORMAL');
+    const withSync = db.prepare(`PRAGMA synchronous = ${synchronous}`);
     return {
       db,
       sql,
@@ -231,7 +236,17 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
       commit: (request: CommitRequest) => commit.immediate(request),
       claim: (request: ClaimRequest) => claim.immediate(request),
       leaseCheckpoint: (lease: CheckpointLease) => leaseCheckpoint.immediate(lease),
-      writeCheckpoint: (write: CheckpointWrite) => writeCheckpoint.immediate(write),
+      // A read-side batch need not wait for the disk: it stays atomic, and what a power loss
+      // takes is applied again from the log (the events themselves commit under `synchronous`).
+      writeCheckpoint: (write: CheckpointWrite) => {
+        if (synchronous === 'NORMAL') return writeCheckpoint.immediate(write);
+        withoutSync.run();
+        try {
+          return writeCheckpoint.immediate(write);
+        } finally {
+          withSync.run();
+        }
+      },
       execute: db.transaction(run),
     };
   } catch (error) {
@@ -250,6 +265,28 @@ function prepare<T extends object>(db: Database.Database, tree: T): Prepared<T> 
     typeof value === 'string' ? db.prepare(value) : prepare(db, value as object),
   ]);
   return Object.fromEntries(entries) as Prepared<T>;
+}
+
+/** An event as `statements` reads it: version, data, recorded_at, seq (and stream_id in the feed). */
+type EventRow = [number, string, number, number];
+type FeedRow = [number, string, number, number, string];
+
+function eventsOf(rows: readonly EventRow[]): StoredEvent[] {
+  const events = new Array<StoredEvent>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const [version, data, recordedAt, seq] = rows[i] as EventRow;
+    events[i] = { version, data, recordedAt, position: positionOf(seq) };
+  }
+  return events;
+}
+
+function feedEventsOf(rows: readonly FeedRow[], entityType: string): FeedEvent[] {
+  const events = new Array<FeedEvent>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const [version, data, recordedAt, seq, streamId] = rows[i] as FeedRow;
+    events[i] = { version, data, recordedAt, position: positionOf(seq), streamId, entityType };
+  }
+  return events;
 }
 
 interface CheckpointRow extends Omit<Checkpoint, 'rebuild'> {

@@ -8,10 +8,11 @@ const outboxColumns = `id, kind, name, target_id AS targetId, payload, idempoten
   due_at AS dueAt, timer, timer_key AS timerKey, order_key AS orderKey, source_type AS sourceType,
   source_id AS sourceId, source_version AS sourceVersion, attempts, last_error AS lastError, status`;
 
-/** A position is the event's sequence, zero-padded (see store/positions.ts). */
-const position = (seq: string) => `printf('%019d', ${seq}) AS position`;
-
-const readEvents = `SELECT version, data, recorded_at AS recordedAt, ${position('seq')} FROM pachyderm_events
+/**
+ * Events are read as rows of values in this order (the store makes the events: see `eventsOf`);
+ * their position is the sequence, formatted by store/positions.ts.
+ */
+const readEvents = `SELECT version, data, recorded_at, seq FROM pachyderm_events
   WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`;
 
 const checkpointColumns = 'name, version, position, failed, rebuild = 1 AS rebuild';
@@ -31,10 +32,9 @@ export const statements = {
   },
   readStreams: readEvents,
   /** One entity type's part of a feed page: the store merges the types' parts. */
-  readFeed: `SELECT ${position('seq')}, stream_id AS streamId, entity_type AS entityType, version, data,
-         recorded_at AS recordedAt
+  readFeed: `SELECT version, data, recorded_at, seq, stream_id
        FROM pachyderm_events WHERE entity_type = ? AND seq > ? ORDER BY seq LIMIT ?`,
-  feedHead: `SELECT ${position('seq')} FROM pachyderm_events WHERE entity_type = ? ORDER BY seq DESC LIMIT 1`,
+  feedHead: 'SELECT seq FROM pachyderm_events WHERE entity_type = ? ORDER BY seq DESC LIMIT 1',
   leaseCheckpoint: {
     create: 'INSERT INTO pachyderm_checkpoints (name, version) VALUES (?, ?) ON CONFLICT (name) DO NOTHING',
     take: `UPDATE pachyderm_checkpoints SET lease_owner = @owner, lease_until = @until
