@@ -75,7 +75,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
     async readStreams(requests, limit) {
       const read = sql().readStreams;
-      return requests.map(({ streamId, fromVersion }) => eventsOf(read.all(streamId, fromVersion, limit) as EventRow[]));
+      return requests.map(({ streamId, fromVersion }) =>
+        eventsOf(read.all(streamId, fromVersion, limit) as EventRow[]),
+      );
     },
     changeToken() {
       const connection = lifecycle.isOpen ? lifecycle.resource : undefined;
