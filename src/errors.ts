@@ -24,6 +24,7 @@ export const ErrorCode = {
   EffectFailed: 'EFFECT_FAILED',
   ProjectionFailed: 'PROJECTION_FAILED',
   SqlFailed: 'SQL_FAILED',
+  OwnerUnreachable: 'OWNER_UNREACHABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -183,5 +184,20 @@ export function messageOf(value: unknown): string {
     return String(value);
   } catch {
     return Object.prototype.toString.call(value);
+  }
+}
+
+/**
+ * A call forwarded to the entity's owner in the cluster got no answer (the connection broke, or
+ * the owner did not answer in time). The call may or may not have committed: it is not retried
+ * locally. Retrying it is safe where handling it twice is (see idempotent calls).
+ */
+export class OwnerUnreachableError extends PachydermError {
+  /** The owner the call was sent to. */
+  readonly owner: string;
+
+  constructor(owner: string, message: string, cause?: unknown) {
+    super(ErrorCode.OwnerUnreachable, message, { cause, retryable: true });
+    this.owner = owner;
   }
 }

@@ -62,6 +62,7 @@ export {
   InvalidIdError,
   isPachydermError,
   NotRegisteredError,
+  OwnerUnreachableError,
   PachydermError,
   ProjectionFailedError,
   SerializationError,
@@ -73,6 +74,10 @@ export type { Logger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
 export type { RetryPolicy } from './outbox/retry-policy.js';
 export type {
+  ClusterMember,
+  ClusterOptions,
+  ClusterStats,
+  ClusterView,
   DeadLetter,
   FollowedEvent,
   ProjectionHandle,

@@ -15,8 +15,12 @@ import type {
   ClaimRequest,
   CommitRequest,
   FeedRead,
+  HeartbeatRequest,
   LogRequest,
+  MemberJoin,
   OutboxOutcome,
+  PartitionClaim,
+  PartitionHandOver,
   Store,
   StoredSnapshot,
   StreamAppend,
@@ -173,6 +177,26 @@ export class GuardedStore {
 
   outboxStats(now: number) {
     return this.#call(() => this.store.outboxStats(Math.floor(now)));
+  }
+
+  joinCluster(join: MemberJoin) {
+    return this.#call(() => this.store.joinCluster({ ...join, now: Math.floor(join.now) }));
+  }
+
+  heartbeat(beat: HeartbeatRequest) {
+    return this.#call(() => this.store.heartbeat({ ...beat, now: Math.floor(beat.now) }));
+  }
+
+  claimPartitions(claim: PartitionClaim) {
+    return this.#call(() => this.store.claimPartitions({ ...claim, now: Math.floor(claim.now) }));
+  }
+
+  handOverPartitions(incarnation: string, partitions: readonly PartitionHandOver[]) {
+    return this.#call(() => this.store.handOverPartitions(incarnation, partitions));
+  }
+
+  leaveCluster(incarnation: string) {
+    return this.#call(() => this.store.leaveCluster(incarnation));
   }
 
   /** With `statements`: the operation runs the application's SQL, and a refused statement is `SQL_FAILED`. */

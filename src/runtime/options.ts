@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
+import { type ClusterOptions, resolveClusterOptions } from '../cluster/options.js';
 import type { AppContext, EffectDefinition, Register } from '../define/effect.js';
 import type { EntityDefinition } from '../define/entity.js';
 import type { InlineProjection, ProjectionDefinition, ReactorDefinition } from '../define/projection.js';
@@ -76,6 +77,11 @@ export interface SystemOptions extends ContextOption {
   readonly clock?: Clock;
   /** Structured logs. Default: warnings and errors to stderr as JSON lines. */
   readonly logger?: Logger;
+  /**
+   * Run as a node of a cluster on this store: one owner per entity, calls forwarded to it over
+   * HTTP. Without it, every call runs in this process (still correct with other processes).
+   */
+  readonly cluster?: ClusterOptions;
 }
 
 /** The options with defaults filled in and checked. */
@@ -102,6 +108,7 @@ export function resolveOptions(options: SystemOptions) {
     maxBatch: positive(nonNegativeInteger(options.maxBatch ?? 256, 'maxBatch'), 'maxBatch'),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger,
+    cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
   };
 }
 

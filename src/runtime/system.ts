@@ -3,6 +3,7 @@
  * the work to the parts made in wiring.ts.
  */
 
+import type { ClusterStats, ClusterView } from '../cluster/cluster.js';
 import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
 import { assertJsonSafe, decodeFrozen } from '../core/json.js';
@@ -21,6 +22,8 @@ import { resolveOptions, type SystemOptions } from './options.js';
 import { type Wiring, wire } from './wiring.js';
 import type { CallResult } from './worker.js';
 
+export type { ClusterMember, ClusterStats, ClusterView } from '../cluster/cluster.js';
+export type { ClusterOptions } from '../cluster/options.js';
 export type { DeadLetter } from '../outbox/dead-letters.js';
 export type { ReadSideStatus } from '../read/checkpoint-runner.js';
 export type { FollowedEvent } from '../read/follow.js';
@@ -37,6 +40,8 @@ export interface RecordedEvent<E> {
 
 /** What an operator watches: the outbox backlog (shared by every process on the store) and this process. */
 export interface SystemStats extends OutboxStats {
+  /** This node's routing, with the `cluster` option. */
+  readonly cluster?: ClusterStats;
   /** Entities loaded in this process. */
   readonly activeEntities: number;
   /** Outbox rows this process delivered, scheduled for a retry, or gave up on, since it started. */
@@ -93,7 +98,12 @@ export interface System {
    * be read.
    */
   settled(): Promise<void>;
-  /** Finishes accepted calls, deliveries under way and effects, then releases the store. Idempotent. */
+  /** The cluster this node is part of (the `cluster` option): members, owners. Empty without one. */
+  readonly cluster: ClusterView;
+  /**
+   * Finishes accepted calls, deliveries under way and effects, then releases the store. In a
+   * cluster, first hands this node's partitions to the others and leaves. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -111,16 +121,24 @@ export function createSystem(options: SystemOptions): System {
 class RunningSystem implements System {
   #closing: Promise<void> | undefined;
 
+  readonly cluster: ClusterView;
+
   constructor(private readonly parts: Wiring) {
     parts.store.retain();
     parts.deliverer.start();
     parts.readSide.start();
+    this.cluster = parts.cluster ?? { members: () => [], ownerOf: () => undefined };
+    parts.cluster?.start().catch((error) => {
+      parts.config.logger.error('cluster: this node could not join; it runs every call itself', { error });
+    });
   }
 
   async call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>> {
     const definition = this.#resolve(ref);
     assertJsonSafe(message, `The message to ${definition.type}`);
-    return this.parts.workers.get(definition, ref.id).call(message) as Promise<CallResult<S, R>>;
+    if (!this.parts.cluster)
+      return this.parts.workers.get(definition, ref.id).call(message) as Promise<CallResult<S, R>>;
+    return this.parts.route({ type: definition.type, id: ref.id, message }) as Promise<CallResult<S, R>>;
   }
 
   async read<S>(ref: EntityRef<string, never, S>): Promise<{ readonly state: S; readonly version: number }> {
@@ -219,7 +237,8 @@ class RunningSystem implements System {
     const { store, config, deliverer, workers } = this.parts;
     const outbox = await store.outboxStats(config.clock.now());
     const { delivered, retried, deadLettered } = deliverer.counters;
-    return { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered };
+    const stats = { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered };
+    return this.parts.cluster ? { ...stats, cluster: this.parts.cluster.stats() } : stats;
   }
 
   async settled(): Promise<void> {
@@ -237,10 +256,14 @@ class RunningSystem implements System {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const { workers, deliverer, effects, snapshots, store, readSide, closing } = this.parts;
+      const { workers, deliverer, effects, snapshots, store, readSide, closing, cluster } = this.parts;
       closing.abort();
+      // Peers stop forwarding here and take over this node's partitions; calls they already sent finish.
+      await cluster?.drain();
       workers.stop();
       await Promise.all([deliverer.stop(), readSide.stop()]);
+      await Promise.all(workers.all().map((worker) => worker.whenIdle()));
+      await cluster?.close();
       await Promise.all(workers.all().map((worker) => worker.whenIdle()));
       await effects.drain();
       await snapshots.drain();

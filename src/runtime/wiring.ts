@@ -3,8 +3,11 @@
  * public `System` object (system.ts) uses them; nothing here is exported from the package.
  */
 import { randomUUID } from 'node:crypto';
+import { Cluster } from '../cluster/cluster.js';
+import type { ForwardedCall } from '../cluster/protocol.js';
 import type { Loaded } from '../core/fold.js';
 import { assertValidId } from '../core/id.js';
+import { partitionOf } from '../core/partitions.js';
 import type { EntityDefinition } from '../define/entity.js';
 import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
@@ -16,7 +19,7 @@ import { Batcher } from './batcher.js';
 import { type CommitOutcome, GuardedStore } from './guarded-store.js';
 import type { Config } from './options.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { EntityWorker, type WorkerRuntime } from './worker.js';
+import { EntityWorker, type MessageAnswer, type WorkerRuntime } from './worker.js';
 import { WorkerCache } from './worker-cache.js';
 
 export interface Wiring {
@@ -27,6 +30,10 @@ export interface Wiring {
   readonly snapshots: SnapshotWriter;
   readonly deliverer: AtLeastOnceDeliverer;
   readonly readSide: ReadSide;
+  /** This node's part in a cluster, when the system has the `cluster` option. */
+  readonly cluster: Cluster | undefined;
+  /** Runs a call where it belongs: on its owner in a cluster, else here. */
+  route(call: ForwardedCall): Promise<MessageAnswer>;
   /** Wakes feeds and read-side runners at the commits of this system. */
   readonly commits: FeedSignal;
   /** Aborted when the system closes: every feed ends. */
@@ -57,6 +64,11 @@ export function wire(config: Config): Wiring {
     context: config.context,
   });
 
+  let conflicts = 0;
+  const counted = (outcomes: readonly CommitOutcome[]) => {
+    for (const outcome of outcomes) if (!outcome.ok && 'conflict' in outcome) conflicts++;
+    return outcomes;
+  };
   // Group commit: appends of many entities in one transaction (one per log); activations and
   // catch-ups (or confirmations that a loaded copy is the latest) of many entities in one read each.
   // Inline projections run in the commit's transaction, once their `setup` has run.
@@ -64,9 +76,9 @@ export function wire(config: Config): Wiring {
     async (appends) => {
       const recordedAt = clock.now();
       const project = readSide.projector(appends, recordedAt);
-      if (!project) return store.commit({ appends, recordedAt });
+      if (!project) return counted(await store.commit({ appends, recordedAt }));
       await readSide.ready();
-      const outcomes = await store.commit({ appends, recordedAt, project });
+      const outcomes = counted(await store.commit({ appends, recordedAt, project }));
       return outcomes.map((outcome, i) =>
         'projectionFailed' in outcome
           ? {
@@ -150,12 +162,32 @@ export function wire(config: Config): Wiring {
     context: config.context,
     messageRetry: config.messageRetry,
     deliver(type, id, message, messageId) {
-      const definition = registered.entity(type);
-      if (!definition) return undefined;
+      if (!registered.entity(type)) return undefined;
       assertValidId(id);
-      return workers.get(definition, id).call(message, messageId);
+      return route({ type, id, message, messageId });
     },
   });
+
+  /** A call on this node's worker for the entity. */
+  const local = ({ type, id, message, messageId }: ForwardedCall): Promise<MessageAnswer> => {
+    assertValidId(id);
+    return workers.get(registered.requireEntity(type), id).call(message, messageId);
+  };
+  const cluster =
+    config.cluster &&
+    new Cluster(config.cluster, {
+      store,
+      clock,
+      logger,
+      local,
+      serves: (type) => registered.entity(type) !== undefined,
+      unload(partitions) {
+        const count = (config.cluster as NonNullable<typeof config.cluster>).partitions;
+        workers.unloadIdle((worker) => partitions.has(partitionOf(worker.ref.id, count)));
+      },
+      conflicts: () => conflicts,
+    });
+  const route = (call: ForwardedCall) => (cluster ? cluster.route(call) : local(call));
 
   return {
     config,
@@ -165,6 +197,8 @@ export function wire(config: Config): Wiring {
     snapshots,
     deliverer,
     readSide,
+    cluster,
+    route,
     commits,
     closing,
     load,

@@ -60,6 +60,11 @@ export class WorkerCache {
     this.#cancelSweep = undefined;
   }
 
+  /** Unloads the idle workers `test` picks (a busy one stays; it reloads if its copy is stale). */
+  unloadIdle(test: (worker: EntityWorker) => boolean): void {
+    for (const worker of this.#recency) if (!worker.busy && test(worker)) this.#remove(worker);
+  }
+
   #touch(worker: EntityWorker): void {
     this.#recency.delete(worker);
     this.#recency.add(worker);

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import { describeCheckpoints } from './contract-checkpoints.js';
 import { describeFeed } from './contract-feed.js';
+import { describeMembership } from './contract-membership.js';
 import type { AppendResult, OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
 
 /** Where a store keeps its data; `newStore()` makes another store object on the same data. */
@@ -269,6 +270,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
 
     describeFeed({ describe, it, openNew, append });
     describeCheckpoints({ describe, it, openNew, makePlace, open });
+    describeMembership({ describe, it, makePlace, open });
 
     describe('lifecycle', () => {
       it('stays open while another user retains it, and opens again after the last release', async () => {

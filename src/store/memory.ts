@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.js';
+import { memoryMembership } from './memory-membership.js';
 import { claimableAt, isClaimable, isHeldBack, outboxStats } from './outbox-rules.js';
 import type {
   AppendResult,
@@ -107,6 +108,7 @@ export function memoryStore(): Store {
   };
 
   return {
+    ...memoryMembership(),
     kind: 'memory',
     open: () => lifecycle.open(),
     retain: () => lifecycle.retain(),

@@ -2,7 +2,7 @@
  * A process that makes random transfers between the accounts of support/bank.ts until it is
  * killed, for test/bank-transfers.test.ts.
  *
- *   node --import tsx test/support/bank-child.ts '<json address>' <label> [in flight]
+ *   node --import tsx test/support/bank-child.ts '<json address>' <label> [in flight] [cluster node name]
  *
  * It keeps `in flight` transfers (default 6) under way at all times, each from a random account to
  * another, for 1 to 100. Transfer ids are `<label>-<n>`, unique across processes because the parent
@@ -15,14 +15,15 @@
  *   failed <transfer id> <code>                         a fault (e.g. CONFLICT_RETRIES_EXHAUSTED)
  *
  * Its system also delivers the outbox (the credits), sharing it with the other process through
- * short leases. It never exits by itself: the parent kills it.
+ * short leases. With a node name, the system is a node of a cluster (see CLUSTER below) that
+ * forwards each call to its account's owner. It never exits by itself: the parent kills it.
  */
 import { writeSync } from 'node:fs';
 import { createSystem, isPachydermError } from 'pachyderm';
-import { Account, accountIds } from './bank.js';
+import { Account, accountIds, CLUSTER } from './bank.js';
 import { type StorePlace, storeAt } from './stores.js';
 
-const [addressJson, label, inFlightArg] = process.argv.slice(2);
+const [addressJson, label, inFlightArg, nodeName] = process.argv.slice(2);
 if (!addressJson || !label) {
   writeSync(2, 'usage: bank-child.ts <json address> <label> [in flight]\n');
   process.exit(2);
@@ -38,6 +39,7 @@ const system = createSystem({
   pollIntervalMs: 100,
   // Snapshots every few events, so that kills also land during snapshot writes.
   snapshotEvery: 10,
+  ...(nodeName ? { cluster: { ...CLUSTER, name: nodeName } } : {}),
 });
 
 const pick = (count: number) => Math.floor(Math.random() * count);

@@ -61,3 +61,12 @@ export function applyAccountEvent(event: AccountEvent, state: AccountState): Acc
   const delta = event.type === 'Debited' ? -event.amount : event.amount;
   return { balance: state.balance + delta, events: state.events + 1 };
 }
+
+/** The cluster the bank's processes form when the test asks for one (bank-child.ts). */
+export const CLUSTER = {
+  listen: { host: '127.0.0.1', port: 0 },
+  secret: 'bank-cluster-secret',
+  heartbeatMs: 200,
+  memberTtlMs: 1000,
+  partitions: 64,
+} as const;

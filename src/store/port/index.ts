@@ -1,6 +1,6 @@
 /**
- * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in six
- * parts, and an optional seventh for stores on a SQL database. Types only. A store is done when
+ * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in seven
+ * parts, and an optional eighth for stores on a SQL database. Types only. A store is done when
  * `describeStoreContract` (pachyderm/store) passes for it.
  * Every method may reject with an error from the driver; the runtime reports it as
  * `STORE_UNAVAILABLE`.
@@ -9,6 +9,7 @@ import type { Checkpoints, SqlExecutor } from './checkpoints.js';
 import type { EventLog } from './event-log.js';
 import type { Feed } from './feed.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Snapshots } from './snapshots.js';
 
@@ -34,6 +35,16 @@ export type {
 export type { Feed, FeedEvent, FeedRead } from './feed.js';
 export type { Lifecycle } from './lifecycle.js';
 export type {
+  HeartbeatRequest,
+  MemberBeat,
+  MemberJoin,
+  MemberRecord,
+  Membership,
+  MembershipView,
+  PartitionClaim,
+  PartitionHandOver,
+} from './membership.js';
+export type {
   ClaimRequest,
   Outbox,
   OutboxOutcome,
@@ -44,7 +55,7 @@ export type {
 } from './outbox.js';
 export type { Snapshots, StoredSnapshot } from './snapshots.js';
 
-export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, Lifecycle {
+export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, Membership, Lifecycle {
   /** A short name for messages and logs: `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
   /** Present on a store on a SQL database: SQL projections (inline or async) and `system.query` need it. */

@@ -9,6 +9,7 @@ import type {
   CommitRequest,
   FeedEvent,
   LogStart,
+  MemberRecord,
   OutboxStats,
   SkippedEvent,
   Store,
@@ -167,6 +168,43 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     async feedHead(entityTypes) {
       const { rows } = await query<{ position: string | null }>({ ...sql.feedHead, values: [entityTypes] });
       return rows[0]?.position ?? '';
+    },
+
+    async joinCluster({ incarnation, name, address }) {
+      await query({ ...sql.joinCluster, values: [incarnation, name, address] });
+    },
+
+    async heartbeat({ incarnation, status, ttlMs, partitions }) {
+      const { rows } = await query<{ alive: boolean; members: MemberRecord[]; owners: [number, string][] }>({
+        ...sql.heartbeat,
+        values: [incarnation, status, ttlMs, partitions],
+      });
+      const { alive, members, owners } = rows[0] as {
+        alive: boolean;
+        members: MemberRecord[];
+        owners: [number, string][];
+      };
+      const byPartition: (string | null)[] = new Array(partitions).fill(null);
+      for (const [partition, owner] of owners) byPartition[partition] = owner;
+      return { alive, members, owners: byPartition };
+    },
+
+    async claimPartitions({ incarnation, ttlMs, partitions }) {
+      if (partitions.length === 0) return [];
+      const { rows } = await query<{ partition: number }>({
+        ...sql.claimPartitions,
+        values: [incarnation, partitions, ttlMs],
+      });
+      return rows.map((row) => row.partition).sort((a, b) => a - b);
+    },
+
+    async handOverPartitions(incarnation, partitions) {
+      if (partitions.length === 0) return;
+      await query({ ...sql.handOverPartitions, values: [incarnation, JSON.stringify(partitions)] });
+    },
+
+    async leaveCluster(incarnation) {
+      await query({ ...sql.leaveCluster, values: [incarnation] });
     },
 
     async leaseCheckpoint({ name, owner, now, leaseMs, version }) {

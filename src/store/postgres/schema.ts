@@ -98,7 +98,19 @@ const migrations: readonly ((schema: string) => string)[] = [
   runStatementsFunction,
   // commit_batch reads back the positions of a one-event append from the sequence, also for
   // inline projections (RETURNING every event cost their calls a third of their rate).
-  commitBatchFunction,
+  commitBatchFunction, // A cluster: its members with heartbeats on the database's clock, and each partition's owner.
+  (s) => `
+    CREATE TABLE ${s}.members (
+      incarnation text COLLATE "C" PRIMARY KEY,
+      name text COLLATE "C" NOT NULL,
+      address text NOT NULL,
+      status text NOT NULL,
+      heartbeat_at timestamptz NOT NULL
+    );
+    CREATE TABLE ${s}.partitions (
+      partition integer PRIMARY KEY,
+      owner text COLLATE "C"
+    );`,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */

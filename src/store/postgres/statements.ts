@@ -4,6 +4,9 @@ import { positionSql } from './positions.js';
  * Every SQL statement the PostgreSQL store runs, built once per schema and keyed by the port method
  * it serves. Named statements are prepared once per connection by `pg`.
  */
+/** A member's time to live, a parameter in milliseconds, as an interval. */
+const ttl = (parameter: string) => `make_interval(secs => ${parameter}::float8 / 1000)`;
+
 export function statements(schema: string, quotedSchema: string) {
   const s = quotedSchema;
   const prefix = `pachyderm_${fnv1a(schema)}`;
@@ -146,6 +149,61 @@ export function statements(schema: string, quotedSchema: string) {
           SELECT ${positionSql('ev.tx', 'ev.seq')} AS position FROM ${s}.events ev
           WHERE ev.entity_type = t.entity_type ORDER BY ev.tx DESC, ev.seq DESC LIMIT 1
         ) e`,
+    },
+    joinCluster: {
+      name: `${prefix}_join_cluster`,
+      text: `INSERT INTO ${s}.members (incarnation, name, address, status, heartbeat_at)
+        VALUES ($1, $2, $3, 'active', clock_timestamp())`,
+    },
+    /** Renews the member unless it expired, forgets long-dead ones; answers the live members and owners. */
+    heartbeat: {
+      name: `${prefix}_heartbeat`,
+      text: `
+        WITH renewed AS (
+          UPDATE ${s}.members SET heartbeat_at = clock_timestamp(), status = $2
+          WHERE incarnation = $1 AND heartbeat_at > clock_timestamp() - ${ttl('$3')}
+          RETURNING incarnation
+        ), forgotten AS (
+          DELETE FROM ${s}.members WHERE heartbeat_at <= clock_timestamp() - 10 * ${ttl('$3')}
+        )
+        SELECT EXISTS (SELECT 1 FROM renewed) AS alive,
+          coalesce((
+            SELECT json_agg(json_build_object('incarnation', m.incarnation, 'name', m.name, 'address', m.address,
+              'status', CASE WHEN m.incarnation IN (SELECT incarnation FROM renewed) THEN $2 ELSE m.status END)
+              ORDER BY m.name, m.incarnation)
+            FROM ${s}.members m
+            WHERE m.heartbeat_at > clock_timestamp() - ${ttl('$3')} OR m.incarnation IN (SELECT incarnation FROM renewed)
+          ), '[]') AS members,
+          coalesce((
+            SELECT json_agg(json_build_array(p.partition, p.owner))
+            FROM ${s}.partitions p WHERE p.partition < $4 AND p.owner IS NOT NULL
+          ), '[]') AS owners`,
+    },
+    /** Takes each partition that is unowned, this member's, or owned by a member that is not alive. */
+    claimPartitions: {
+      name: `${prefix}_claim_partitions`,
+      text: `
+        INSERT INTO ${s}.partitions AS p (partition, owner)
+        SELECT claimed, $1 FROM unnest($2::int[]) AS claimed
+        WHERE EXISTS (
+          SELECT 1 FROM ${s}.members WHERE incarnation = $1 AND heartbeat_at > clock_timestamp() - ${ttl('$3')})
+        ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner
+        WHERE p.owner IS NULL OR p.owner = excluded.owner OR NOT EXISTS (
+          SELECT 1 FROM ${s}.members m WHERE m.incarnation = p.owner AND m.heartbeat_at > clock_timestamp() - ${ttl('$3')})
+        RETURNING p.partition`,
+    },
+    handOverPartitions: {
+      name: `${prefix}_hand_over_partitions`,
+      text: `
+        UPDATE ${s}.partitions p SET owner = h.to
+        FROM jsonb_to_recordset($2::jsonb) AS h(partition int, "to" text)
+        WHERE p.partition = h.partition AND p.owner = $1`,
+    },
+    leaveCluster: {
+      name: `${prefix}_leave_cluster`,
+      text: `
+        WITH gone AS (DELETE FROM ${s}.members WHERE incarnation = $1)
+        UPDATE ${s}.partitions SET owner = NULL WHERE owner = $1`,
     },
     leaseCheckpoint: {
       name: `${prefix}_lease_checkpoint`,

@@ -11,7 +11,11 @@ import type {
   ClaimRequest,
   CommitRequest,
   FeedEvent,
+  HeartbeatRequest,
+  MemberRecord,
   OutboxStats,
+  PartitionClaim,
+  PartitionHandOver,
   SkippedEvent,
   Store,
   StoredEvent,
@@ -131,6 +135,21 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         lifecycle.resource.execute(statements);
       },
     },
+    async joinCluster({ incarnation, name, address, now }) {
+      sql().joinCluster.run({ incarnation, name, address, now });
+    },
+    async heartbeat(beat) {
+      return lifecycle.resource.heartbeat(beat);
+    },
+    async claimPartitions(claim) {
+      return lifecycle.resource.claimPartitions(claim);
+    },
+    async handOverPartitions(incarnation, partitions) {
+      lifecycle.resource.handOverPartitions(incarnation, partitions);
+    },
+    async leaveCluster(incarnation) {
+      lifecycle.resource.leaveCluster(incarnation);
+    },
     async readLogs(requests, limit) {
       const { snapshot: readSnapshot, events: readEvents } = sql().readLogs;
       return requests.map(({ streamId, entityType, schemaVersion }) => {
@@ -227,6 +246,29 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
       run(write.statements);
       return true;
     });
+    const heartbeat = db.transaction(({ incarnation, ttlMs, now, status, partitions }: HeartbeatRequest) => {
+      const { heartbeat: h } = sql;
+      const alive = h.renew.run({ incarnation, ttlMs, now, status }).changes > 0;
+      h.forget.run({ now, ttlMs });
+      const owners: (string | null)[] = new Array(partitions).fill(null);
+      for (const row of h.owners.all(partitions) as { partition: number; owner: string }[]) {
+        owners[row.partition] = row.owner;
+      }
+      return { alive, members: h.members.all({ now, ttlMs }) as MemberRecord[], owners };
+    });
+    const claimPartitions = db.transaction(({ incarnation, ttlMs, now, partitions }: PartitionClaim) => {
+      if (!sql.heartbeat.alive.get({ incarnation, ttlMs, now })) return [];
+      return partitions.filter(
+        (partition) => sql.claimPartition.run({ partition, incarnation, now, ttlMs }).changes > 0,
+      );
+    });
+    const handOverPartitions = db.transaction((incarnation: string, partitions: readonly PartitionHandOver[]) => {
+      for (const { partition, to } of partitions) sql.handOverPartition.run(to, partition, incarnation);
+    });
+    const leaveCluster = db.transaction((incarnation: string) => {
+      sql.leaveCluster.member.run(incarnation);
+      sql.leaveCluster.partitions.run(incarnation);
+    });
     const withoutSync = db.prepare('PRAGMA synchronous = NORMAL');
     const withSync = db.prepare(`PRAGMA synchronous = ${synchronous}`);
     return {
@@ -250,6 +292,11 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
         }
       },
       execute: db.transaction(run),
+      heartbeat: (request: HeartbeatRequest) => heartbeat.immediate(request),
+      claimPartitions: (request: PartitionClaim) => claimPartitions.immediate(request),
+      handOverPartitions: (incarnation: string, partitions: readonly PartitionHandOver[]) =>
+        handOverPartitions.immediate(incarnation, partitions),
+      leaveCluster: (incarnation: string) => leaveCluster.immediate(incarnation),
     };
   } catch (error) {
     db.close();

@@ -76,6 +76,18 @@ export const sqliteMigrations: readonly string[] = [
      error TEXT NOT NULL,
      PRIMARY KEY (name, position)
    ) WITHOUT ROWID;`,
+  // A cluster: its members with their heartbeats, and the owner of each partition of entity ids.
+  `CREATE TABLE pachyderm_members (
+     incarnation TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     address TEXT NOT NULL,
+     status TEXT NOT NULL,
+     heartbeat_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE pachyderm_partitions (
+     partition INTEGER PRIMARY KEY,
+     owner TEXT
+   );`,
 ];
 
 /** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */

@@ -55,6 +55,28 @@ export const statements = {
        WHERE name = ?`,
   skippedEvents: `SELECT position, entity_type AS entityType, stream_id AS streamId, version, error
        FROM pachyderm_skipped WHERE name = ? ORDER BY position LIMIT ?`,
+  joinCluster: `INSERT INTO pachyderm_members (incarnation, name, address, status, heartbeat_at)
+       VALUES (@incarnation, @name, @address, 'active', @now)`,
+  heartbeat: {
+    alive: 'SELECT 1 FROM pachyderm_members WHERE incarnation = @incarnation AND heartbeat_at > @now - @ttlMs',
+    renew: `UPDATE pachyderm_members SET heartbeat_at = @now, status = @status
+         WHERE incarnation = @incarnation AND heartbeat_at > @now - @ttlMs`,
+    members: `SELECT incarnation, name, address, status FROM pachyderm_members
+         WHERE heartbeat_at > @now - @ttlMs ORDER BY name, incarnation`,
+    owners: 'SELECT partition, owner FROM pachyderm_partitions WHERE partition < ? AND owner IS NOT NULL',
+    forget: 'DELETE FROM pachyderm_members WHERE heartbeat_at <= @now - 10 * @ttlMs',
+  },
+  /** Takes the partition when it is unowned, this member's, or owned by a member that is not alive. */
+  claimPartition: `INSERT INTO pachyderm_partitions (partition, owner) VALUES (@partition, @incarnation)
+       ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner
+       WHERE pachyderm_partitions.owner IS NULL OR pachyderm_partitions.owner = excluded.owner OR NOT EXISTS (
+         SELECT 1 FROM pachyderm_members m
+         WHERE m.incarnation = pachyderm_partitions.owner AND m.heartbeat_at > @now - @ttlMs)`,
+  handOverPartition: 'UPDATE pachyderm_partitions SET owner = ? WHERE partition = ? AND owner = ?',
+  leaveCluster: {
+    member: 'DELETE FROM pachyderm_members WHERE incarnation = ?',
+    partitions: 'UPDATE pachyderm_partitions SET owner = NULL WHERE owner = ?',
+  },
   readLogs: {
     snapshot: `SELECT schema_version AS schemaVersion, version, state FROM pachyderm_snapshots
          WHERE stream_id = ? AND entity_type = ?`,

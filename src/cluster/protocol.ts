@@ -1,0 +1,44 @@
+/**
+ * What nodes of a cluster say to each other over HTTP: a batch of calls forwarded to their owner,
+ * and an answer for each. JSON; the secret in the `authorization` header.
+ */
+import { isPachydermError, messageOf } from '../errors.js';
+import type { MessageAnswer } from '../runtime/worker.js';
+
+export const CALLS_PATH = '/pachyderm/v1/calls';
+
+export interface ForwardedCall {
+  readonly type: string;
+  readonly id: string;
+  readonly message: unknown;
+  /** Set for a delivered message: the owner records it with the events, once. */
+  readonly messageId?: string;
+}
+
+/** One call's answer: what the owner's call gave, a fault, or that the owner does not serve the type. */
+export type ForwardedAnswer =
+  | { readonly answer: MessageAnswer }
+  | { readonly fault: { readonly code: string; readonly message: string; readonly retryable: boolean } }
+  | { readonly notServed: true };
+
+export function faultOf(error: unknown): ForwardedAnswer {
+  return isPachydermError(error)
+    ? { fault: { code: error.code, message: error.message, retryable: error.retryable } }
+    : { fault: { code: 'HANDLE_THREW', message: messageOf(error), retryable: false } };
+}
+
+/** The calls of a request body, or a reason it is malformed. */
+export function parseCalls(body: unknown): readonly ForwardedCall[] | string {
+  if (body === null || typeof body !== 'object' || !Array.isArray((body as { calls?: unknown }).calls)) {
+    return 'the body must be { "calls": [...] }';
+  }
+  const calls = (body as { calls: unknown[] }).calls;
+  for (const [i, call] of calls.entries()) {
+    if (call === null || typeof call !== 'object') return `calls[${i}] must be an object`;
+    const { type, id, messageId } = call as Record<string, unknown>;
+    if (typeof type !== 'string' || typeof id !== 'string') return `calls[${i}] needs a string type and id`;
+    if (!('message' in call)) return `calls[${i}] needs a message`;
+    if (messageId !== undefined && typeof messageId !== 'string') return `calls[${i}].messageId must be a string`;
+  }
+  return calls as ForwardedCall[];
+}
