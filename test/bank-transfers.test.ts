@@ -12,7 +12,9 @@
  * and a fresh system in this process delivers what is left of the outbox. The same runs with three
  * processes that form a cluster (one owner per account, calls forwarded): each kill waits until the
  * killed node's partitions are owned again by the others (within 5 s), and the node comes back
- * under the same name, as a new incarnation. At the end:
+ * under the same name, as a new incarnation. Last, one node is paused (SIGSTOP) for twice the
+ * member TTL: its partitions go to the others, and once resumed it joins again as a new incarnation
+ * and goes on transferring. At the end:
  *
  * - the outbox is empty and there are no dead letters (credits never fail);
  * - the sum of the balances is 20 × 1000, and no balance ever went below zero;
@@ -155,6 +157,18 @@ async function ownedAgainWithout(store: Store, name: string): Promise<number> {
   }
 }
 
+/** The incarnations of the live members named `name`. */
+async function incarnationsOf(store: Store, name: string): Promise<string[]> {
+  const view = await store.heartbeat({
+    incarnation: 'observer',
+    ttlMs: CLUSTER.memberTtlMs,
+    now: Date.now(),
+    status: 'active',
+    partitions: CLUSTER.partitions,
+  });
+  return view.members.filter((m) => m.name === name).map((m) => m.incarnation);
+}
+
 describe.each([
   ['sqlite', 'two processes'],
   ['postgres', 'two processes'],
@@ -200,6 +214,22 @@ describe.each([
       kills++;
       if (clustered) failovers.push(await ownedAgainWithout(observer, `node-${slot}`));
       children[slot] = spawnOne(slot);
+    }
+    if (clustered) {
+      // A node paused for twice the member TTL loses its partitions; resumed, it joins again as a new incarnation.
+      const paused = children[0] as Child;
+      const before = await incarnationsOf(observer, 'node-0');
+      paused.process.kill('SIGSTOP');
+      await sleep(2 * CLUSTER.memberTtlMs);
+      failovers.push(await ownedAgainWithout(observer, 'node-0'));
+      paused.process.kill('SIGCONT');
+      const rejoinDeadline = Date.now() + 10_000;
+      while ((await incarnationsOf(observer, 'node-0')).every((incarnation) => before.includes(incarnation))) {
+        if (Date.now() > rejoinDeadline) throw new Error('the paused node did not join again');
+        await sleep(25);
+      }
+      const acksBefore = ledger.acks.size;
+      while (ledger.acks.size < acksBefore + 200) await Promise.race([sleep(20), ...children.map((c) => c.ended)]);
     }
     // All stop dead, with transfers and deliveries under way.
     await Promise.all(children.map(kill));

@@ -69,4 +69,6 @@ export const CLUSTER = {
   heartbeatMs: 200,
   memberTtlMs: 1000,
   partitions: 64,
+  // Calls forwarded to a paused node give up after this (OWNER_UNREACHABLE) instead of 30 s.
+  forwardTimeoutMs: 2000,
 } as const;
