@@ -17,6 +17,7 @@ import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
+import { clusterFailover, clusterScaling, clusterSection, clusterTargets } from './cluster.js';
 import { drive, fmt, type Measured, RUNS, range, repeat, stat } from './measure.js';
 import { loadEmmett, type PeerCounter } from './peer.js';
 import {
@@ -304,6 +305,7 @@ function targetsTable(): string {
       1,
     ),
     ...readSideTargets(line),
+    ...clusterTargets(line),
   ].join('\n');
 }
 
@@ -470,6 +472,9 @@ async function main() {
       await followLatency(target, 100);
       await inlineCost(target, 2_000);
     }
+    console.log('\nCluster, PostgreSQL');
+    await clusterScaling(databaseUrl);
+    await clusterFailover(databaseUrl);
   } finally {
     rowsSqlite.close();
     for (const target of targets) {
@@ -534,6 +539,7 @@ ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
 ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 
 ${readSideSection()}
+${clusterSection()}
 ## How the numbers come about
 
 - **Group commit.** Appends of different entities that arrive in one turn of the event loop, or

@@ -59,6 +59,8 @@ export interface ClusterParts {
   unload(partitions: ReadonlySet<number>): void;
   /** Appends refused by the version check so far. */
   conflicts(): number;
+  /** At most this many calls in one forwarded batch. */
+  readonly maxBatch: number;
 }
 
 export class Cluster implements ClusterView {
@@ -81,7 +83,7 @@ export class Cluster implements ClusterView {
       { serve: (call) => this.#serve(call), draining: () => this.#draining },
       parts.logger,
     );
-    this.#client = new ForwardClient(config.secret, config.forwardTimeoutMs);
+    this.#client = new ForwardClient(config.secret, config.forwardTimeoutMs, parts.maxBatch);
   }
 
   /** Listens, joins and takes a first share of partitions; until then every call runs here. */

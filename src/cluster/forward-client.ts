@@ -1,27 +1,25 @@
 /**
- * Sends calls to their owners: the calls for one owner made in one turn of the event loop go in
- * one POST, over kept-alive connections. What comes back decides what the caller does:
+ * Sends calls to their owners: per owner, the calls made in one turn of the event loop, then those
+ * made while a batch is in flight, go in one POST (as group commit does), over kept-alive
+ * connections. What comes back decides what the caller does:
  * - an answer (or the owner's fault) for each call;
  * - `fallback` when nothing was done there: the connection was refused, the owner is draining,
- *   refused the request (4xx), or does not serve the type; the caller runs the call itself (the version check keeps it right);
+ *   refused the request (4xx), or does not serve the type; the caller runs the call itself (the
+ *   version check keeps it right);
  * - `OWNER_UNREACHABLE` when the request went out and no answer came: it may have committed.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { decodeFrozen } from '../core/json.js';
 import { messageOf, OwnerUnreachableError } from '../errors.js';
+import { Batcher } from '../runtime/batcher.js';
 import { CALLS_PATH, type ForwardedAnswer, type ForwardedCall } from './protocol.js';
 
 export type ForwardOutcome = ForwardedAnswer | { readonly fallback: string };
 
-interface Waiting {
-  readonly call: ForwardedCall;
-  resolve(outcome: ForwardOutcome): void;
-  reject(error: unknown): void;
-}
-
 export class ForwardClient {
-  readonly #queues = new Map<string, Waiting[]>();
+  /** Per owner: the calls made in one turn of the event loop, then those made while a batch is in flight, in one POST. */
+  readonly #batchers = new Map<string, Batcher<ForwardedCall, ForwardOutcome>>();
   readonly #agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 32, timeout: 5_000 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 32, timeout: 5_000 }),
@@ -30,21 +28,17 @@ export class ForwardClient {
   constructor(
     private readonly secret: string,
     private readonly timeoutMs: number,
+    private readonly maxBatch: number,
   ) {}
 
+  /** Resolves with what the owner answered, or `fallback`; rejects with `OWNER_UNREACHABLE`. */
   send(address: string, call: ForwardedCall): Promise<ForwardOutcome> {
-    return new Promise((resolve, reject) => {
-      let queue = this.#queues.get(address);
-      if (!queue) {
-        queue = [];
-        this.#queues.set(address, queue);
-        setImmediate(() => {
-          this.#queues.delete(address);
-          void this.#post(address, queue as Waiting[]);
-        });
-      }
-      queue.push({ call, resolve, reject });
-    });
+    let batcher = this.#batchers.get(address);
+    if (!batcher) {
+      batcher = new Batcher((calls) => this.#post(address, calls), this.maxBatch);
+      this.#batchers.set(address, batcher);
+    }
+    return batcher.submit(call);
   }
 
   close(): void {
@@ -52,28 +46,15 @@ export class ForwardClient {
     this.#agents.https.destroy();
   }
 
-  async #post(address: string, batch: readonly Waiting[]): Promise<void> {
-    const body = JSON.stringify({ calls: batch.map((waiting) => waiting.call) });
-    const outcome = await this.#request(address, body);
-    if ('answers' in outcome) {
-      batch.forEach((waiting, i) => {
-        const answer = outcome.answers[i];
-        if (answer) waiting.resolve(answer);
-        else waiting.reject(new OwnerUnreachableError(address, `The owner at ${address} answered without this call`));
-      });
-    } else if ('fallback' in outcome) {
-      for (const waiting of batch) waiting.resolve({ fallback: outcome.fallback });
-    } else {
-      const reason = outcome.unreachable;
-      for (const waiting of batch) {
-        waiting.reject(
-          new OwnerUnreachableError(
-            address,
-            `The call was sent to its owner at ${address} and no answer came (${reason}): it may or may not have committed`,
-          ),
-        );
-      }
-    }
+  async #post(address: string, calls: readonly ForwardedCall[]): Promise<readonly ForwardOutcome[]> {
+    const outcome = await this.#request(address, JSON.stringify({ calls }));
+    if ('answers' in outcome && outcome.answers.length === calls.length) return outcome.answers;
+    if ('fallback' in outcome) return calls.map(() => outcome);
+    const reason = 'answers' in outcome ? 'answers missing' : outcome.unreachable;
+    throw new OwnerUnreachableError(
+      address,
+      `The call was sent to its owner at ${address} and no answer came (${reason}): it may or may not have committed`,
+    );
   }
 
   #request(

@@ -48,6 +48,8 @@ export interface SystemStats extends OutboxStats {
   readonly delivered: number;
   readonly retries: number;
   readonly deadLettered: number;
+  /** Appends of this process refused by the version check (another worker appended first), since it started. */
+  readonly conflicts: number;
 }
 
 /** A running system: routes calls to entity workers and commits their events. */
@@ -237,7 +239,8 @@ class RunningSystem implements System {
     const { store, config, deliverer, workers } = this.parts;
     const outbox = await store.outboxStats(config.clock.now());
     const { delivered, retried, deadLettered } = deliverer.counters;
-    const stats = { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered };
+    const conflicts = this.parts.conflicts();
+    const stats = { ...outbox, activeEntities: workers.size, delivered, retries: retried, deadLettered, conflicts };
     return this.parts.cluster ? { ...stats, cluster: this.parts.cluster.stats() } : stats;
   }
 

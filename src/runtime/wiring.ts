@@ -43,6 +43,8 @@ export interface Wiring {
   readPage: ReadPage;
   /** Changes with every commit and every delivered row. */
   activity(): number;
+  /** Appends refused by the version check so far. */
+  conflicts(): number;
 }
 
 export function wire(config: Config): Wiring {
@@ -186,6 +188,7 @@ export function wire(config: Config): Wiring {
         workers.unloadIdle((worker) => partitions.has(partitionOf(worker.ref.id, count)));
       },
       conflicts: () => conflicts,
+      maxBatch: config.maxBatch,
     });
   const route = (call: ForwardedCall) => (cluster ? cluster.route(call) : local(call));
 
@@ -203,6 +206,7 @@ export function wire(config: Config): Wiring {
     closing,
     load,
     readPage,
+    conflicts: () => conflicts,
     activity() {
       const { delivered, retried, deadLettered } = deliverer.counters;
       return commitCount + delivered + retried + deadLettered;
