@@ -86,13 +86,17 @@ export class Cluster implements ClusterView {
     this.#client = new ForwardClient(config.secret, config.forwardTimeoutMs, parts.maxBatch);
   }
 
-  /** Listens, joins and takes a first share of partitions; until then every call runs here. */
+  /**
+   * Listens, joins and takes a first share of partitions; until then every call runs here. A store
+   * that is down at the start delays the join to a later heartbeat; a port that cannot be listened
+   * on leaves this node out of the cluster (logged by the caller).
+   */
   start(): Promise<void> {
     this.#started ??= (async () => {
       const { host, port } = await this.#server.listen(this.config.listen.host, this.config.listen.port);
       const shown = host.includes(':') ? `[${host}]` : host;
-      await this.#membership.start(this.config.advertise ?? `http://${shown}:${port}`);
       this.#joined = true;
+      await this.#membership.start(this.config.advertise ?? `http://${shown}:${port}`);
     })();
     return this.#started;
   }

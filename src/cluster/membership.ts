@@ -52,12 +52,17 @@ export class ClusterMembership {
     return this.#owned.size;
   }
 
-  /** Joins, takes its first share of partitions, and keeps beating every `heartbeatMs`. */
+  /**
+   * Joins, takes its first share of partitions, and keeps beating every `heartbeatMs`. Rejects when
+   * the first round fails (the store is down): the node keeps trying at every heartbeat.
+   */
   async start(address: string): Promise<void> {
     this.#address = address;
-    await this.#join();
-    await this.beat();
-    this.#schedule();
+    try {
+      await this.beat();
+    } finally {
+      this.#schedule();
+    }
   }
 
   members(): ClusterMember[] {
@@ -132,6 +137,7 @@ export class ClusterMembership {
   async #round(): Promise<void> {
     const { partitions, memberTtlMs: ttlMs } = this.config;
     const beat = { ttlMs, now: this.clock.now(), partitions };
+    if (!this.#incarnation) await this.#join();
     let view = await this.store.heartbeat({ ...beat, incarnation: this.#incarnation, status: this.#status });
     if (!view.alive) {
       if (this.#status === 'draining') return;

@@ -131,7 +131,7 @@ class RunningSystem implements System {
     parts.readSide.start();
     this.cluster = parts.cluster ?? { members: () => [], ownerOf: () => undefined };
     parts.cluster?.start().catch((error) => {
-      parts.config.logger.error('cluster: this node could not join; it runs every call itself', { error });
+      parts.config.logger.error('cluster: this node cannot listen for its peers; it runs every call itself', { error });
     });
   }
 
