@@ -3,9 +3,12 @@
  * HTTP between them: each process makes calls to random ones of 1,000 entities and to one hot
  * entity (support/cluster-child.ts). Fewer than 0.5% of appends conflict, no call gives up, about
  * two thirds are forwarded, and every acknowledged call is in its entity's log exactly once, at the
- * version it was answered with, with gapless versions.
+ * version it was answered with, with gapless versions. And the local example of three processes
+ * (examples/cluster/run.ts) runs.
  */
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createSystem, silentLogger } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
 import { useChildProcesses } from './support/child-process.js';
@@ -73,4 +76,19 @@ describe.each(['sqlite', 'postgres'] as const)('three processes in a cluster on 
     }
     console.info(`${kind}: ${total} calls, ${forwarded} forwarded, ${conflicts} conflicts`);
   }, 90_000);
+});
+
+describe('the local cluster example', () => {
+  it('starts three processes, routes their calls, closes them gracefully, and every deposit counts', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/cluster/run.ts'], {
+      cwd: root,
+    });
+    expect(stdout.trim().split('\n')).toEqual([
+      'node-a done',
+      'node-b done',
+      'node-c done',
+      ...Array.from({ length: 5 }, (_, i) => `acct-${i}: 30`),
+    ]);
+  }, 60_000);
 });
