@@ -150,18 +150,13 @@ export class ClusterMembership {
     this.#see(view);
     const me = this.#incarnation;
     const active = view.members.filter((m) => m.status === 'active');
-    const names = active.map((m) => m.name);
+    // A draining node is no candidate: it hands everything to the others.
+    const candidates = active.map((m) => m.name).filter((n) => this.#status === 'active' || n !== this.config.name);
     const toClaim: number[] = [];
     const toHand: { partition: number; to: string | null }[] = [];
     for (let partition = 0; partition < partitions; partition++) {
       const owner = view.owners[partition] ?? null;
-      const should =
-        this.#status === 'active'
-          ? rendezvousOwner(partition, names)
-          : rendezvousOwner(
-              partition,
-              names.filter((n) => n !== this.config.name),
-            );
+      const should = rendezvousOwner(partition, candidates);
       if (should === this.config.name) {
         if (owner !== me) toClaim.push(partition);
       } else if (owner === me) {
