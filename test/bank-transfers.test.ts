@@ -83,6 +83,8 @@ interface Child {
   readonly label: string;
   readonly process: ChildProcess;
   readonly ended: Promise<void>;
+  /** What it wrote to stderr, once it was killed. */
+  readonly stderr: Promise<string>;
 }
 
 /**
@@ -112,7 +114,15 @@ function startChild(address: StorePlace['address'], label: string, ledger: Ledge
   const ended = child.killed.then(() => {});
   // Observed by the harness; a rejection must not go unhandled in the meantime.
   ended.catch(() => {});
-  return { label, process: child.process, ended };
+  return {
+    label,
+    process: child.process,
+    ended,
+    stderr: child.killed.then(
+      (k) => k.stderr,
+      () => '',
+    ),
+  };
 }
 
 async function kill(child: Child): Promise<void> {
@@ -223,10 +233,17 @@ describe.each([
       await sleep(2 * CLUSTER.memberTtlMs);
       failovers.push(await ownedAgainWithout(observer, 'node-0'));
       paused.process.kill('SIGCONT');
-      const rejoinDeadline = Date.now() + 10_000;
+      const rejoinDeadline = Date.now() + 20_000;
       while ((await incarnationsOf(observer, 'node-0')).every((incarnation) => before.includes(incarnation))) {
-        if (Date.now() > rejoinDeadline) throw new Error('the paused node did not join again');
-        await sleep(25);
+        if (Date.now() > rejoinDeadline) {
+          const now = await incarnationsOf(observer, 'node-0');
+          paused.process.kill('SIGKILL');
+          const stderr = await paused.stderr;
+          throw new Error(
+            `the paused node did not join again: before ${before.join(', ')}, now ${now.join(', ')}; its stderr:\n${stderr.slice(-3000)}`,
+          );
+        }
+        await sleep(100);
       }
       const acksBefore = ledger.acks.size;
       while (ledger.acks.size < acksBefore + 200) await Promise.race([sleep(20), ...children.map((c) => c.ended)]);
