@@ -243,7 +243,8 @@ describe.each([
             `the paused node did not join again: before ${before.join(', ')}, now ${now.join(', ')}; its stderr:\n${stderr.slice(-3000)}`,
           );
         }
-        await sleep(100);
+        // A node that died on its own fails the test here, with its stderr.
+        await Promise.race([sleep(100), paused.ended]);
       }
       const acksBefore = ledger.acks.size;
       while (ledger.acks.size < acksBefore + 200) await Promise.race([sleep(20), ...children.map((c) => c.ended)]);

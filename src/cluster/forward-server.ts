@@ -63,9 +63,16 @@ export class ForwardServer {
 
   #answer(req: http.IncomingMessage, res: http.ServerResponse) {
     const reply = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+      // The sender may be gone (it gave up waiting): nothing here may throw into the process.
+      if (res.destroyed || res.headersSent) return;
+      try {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      } catch (error) {
+        this.logger.error('cluster: answering a forwarded batch failed', { error });
+        res.destroy();
+      }
     };
     const refuse = (status: number, error: string) => {
       // Answered once the body is in (and thrown away): an answer while the sender still writes
