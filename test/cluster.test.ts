@@ -75,6 +75,7 @@ describe.each(['sqlite', 'postgres'] as const)('a cluster on %s', (kind) => {
     const body = JSON.stringify({ calls: [{ type: 'Ledger', id, message: { type: 'Record', callId: 'x' } }] });
     const path = '/pachyderm/v1/calls';
     expect((await post(address, path, body, {})).status).toBe(401);
+    expect((await post(address, '/', body, {}, 'GET')).status).toBe(401);
     expect((await post(address, path, body, { authorization: 'Bearer wrong-secret' })).status).toBe(401);
     expect((await post(address, path, body, { authorization: SECRET })).status).toBe(401);
     const auth = { authorization: `Bearer ${SECRET}` };

@@ -82,9 +82,10 @@ export class ForwardServer {
       req.on('end', () => reply(status, { error }));
       req.resume();
     };
+    // The secret first: without it, nothing about the endpoint is told.
+    if (!this.#authorized(req.headers.authorization)) return refuse(401, 'the cluster secret is missing or wrong');
     if (new URL(req.url ?? '/', 'http://node').pathname !== CALLS_PATH) return refuse(404, 'not found');
     if (req.method !== 'POST') return refuse(405, 'POST only');
-    if (!this.#authorized(req.headers.authorization)) return refuse(401, 'the cluster secret is missing or wrong');
     if (this.calls.draining()) return refuse(503, 'draining');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.maxRequestBytes) {

@@ -18,14 +18,15 @@
  * short leases. With a node name, the system is a node of a cluster (see CLUSTER below) that
  * forwards each call to its account's owner. It never exits by itself: the parent kills it.
  */
-import { writeSync } from 'node:fs';
+
 import { createSystem, isPachydermError } from 'pachyderm';
 import { Account, accountIds, CLUSTER } from './bank.js';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 const [addressJson, label, inFlightArg, nodeName] = process.argv.slice(2);
 if (!addressJson || !label) {
-  writeSync(2, 'usage: bank-child.ts <json address> <label> [in flight]\n');
+  writeLine(2, 'usage: bank-child.ts <json address> <label> [in flight]\n');
   process.exit(2);
 }
 const address = JSON.parse(addressJson) as StorePlace['address'];
@@ -54,16 +55,16 @@ async function loop(): Promise<void> {
     const amount = 1 + pick(100);
     try {
       const result = await system.call(Account.ref(from), { type: 'Transfer', id, from, to, amount });
-      if (result.ok) writeSync(1, `ack ${id} ${from} ${to} ${amount} ${result.version}\n`);
-      else writeSync(1, `rejected ${id}\n`);
+      if (result.ok) writeLine(1, `ack ${id} ${from} ${to} ${amount} ${result.version}\n`);
+      else writeLine(1, `rejected ${id}\n`);
     } catch (error) {
       if (!isPachydermError(error)) throw error;
-      writeSync(1, `failed ${id} ${error.code}\n`);
+      writeLine(1, `failed ${id} ${error.code}\n`);
     }
   }
 }
 
 Promise.all(Array.from({ length: inFlight }, loop)).catch((error: unknown) => {
-  writeSync(2, `bank-child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  writeLine(2, `bank-child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -13,10 +13,11 @@
  *
  * It never exits by itself: the parent kills it.
  */
-import { writeSync } from 'node:fs';
+
 import { createSystem, isPachydermError, silentLogger } from 'pachyderm';
 import { Ledger } from './entities.js';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 const [addressJson, name, callsArg, membersArg] = process.argv.slice(2);
 const address = JSON.parse(addressJson as string) as StorePlace['address'];
@@ -48,14 +49,14 @@ await Promise.all(
       const id = next++ % 5 === 0 ? 'hot' : `e${Math.floor(Math.random() * 1000)}`;
       try {
         const result = await system.call(Ledger.ref(id), { type: 'Record', callId });
-        if (result.ok) writeSync(1, `ack ${id} ${callId} ${result.version}\n`);
-        else writeSync(1, `failed ${callId} REJECTED\n`);
+        if (result.ok) writeLine(1, `ack ${id} ${callId} ${result.version}\n`);
+        else writeLine(1, `failed ${callId} REJECTED\n`);
       } catch (error) {
-        writeSync(1, `failed ${callId} ${isPachydermError(error) ? error.code : 'UNKNOWN'}\n`);
+        writeLine(1, `failed ${callId} ${isPachydermError(error) ? error.code : 'UNKNOWN'}\n`);
       }
     }
   }),
 );
 const stats = (await system.stats()).cluster;
-writeSync(1, `stats ${stats?.conflicts} ${stats?.forwarded} ${stats?.fallbacks} ${stats?.servedForPeers}\n`);
+writeLine(1, `stats ${stats?.conflicts} ${stats?.forwarded} ${stats?.fallbacks} ${stats?.servedForPeers}\n`);
 setInterval(() => {}, 1 << 30);

@@ -9,14 +9,15 @@
  * died. Each call id is unique across processes (the pid is part of it). It never exits by itself:
  * the parent kills it.
  */
-import { writeSync } from 'node:fs';
+
 import { createSystem } from 'pachyderm';
 import { Ledger } from './entities.js';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 const [addressJson, id, inFlightArg] = process.argv.slice(2);
 if (!addressJson || !id) {
-  writeSync(2, 'usage: crash-child.ts <json address> <entity id> [in flight]\n');
+  writeLine(2, 'usage: crash-child.ts <json address> <entity id> [in flight]\n');
   process.exit(2);
 }
 const address = JSON.parse(addressJson) as StorePlace['address'];
@@ -32,11 +33,11 @@ async function loop(): Promise<void> {
     const callId = `${process.pid}-${next++}`;
     const result = await system.call(ref, { type: 'Record', callId });
     if (!result.ok) throw new Error(`unexpected rejection of ${callId}`);
-    writeSync(1, `ack ${id} ${callId} ${result.version}\n`);
+    writeLine(1, `ack ${id} ${callId} ${result.version}\n`);
   }
 }
 
 Promise.all(Array.from({ length: inFlight }, loop)).catch((error: unknown) => {
-  writeSync(2, `crash-child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  writeLine(2, `crash-child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -4,15 +4,16 @@
  *
  *   node --import tsx test/support/follow-child.ts '<json address>' <account id>
  */
-import { writeSync } from 'node:fs';
+
 import { createSystem } from 'pachyderm';
 import { Account } from './accounts.js';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 const [addressJson, id] = process.argv.slice(2);
 const address = JSON.parse(addressJson as string) as StorePlace['address'];
 const system = createSystem({ store: storeAt(address), entities: [Account], pollIntervalMs: 20 });
-writeSync(1, 'following\n');
+writeLine(1, 'following\n');
 for await (const { version, state } of system.follow(Account.ref(id as string))) {
-  writeSync(1, `seen ${version} ${state.balance}\n`);
+  writeLine(1, `seen ${version} ${state.balance}\n`);
 }

@@ -25,10 +25,11 @@
  *
  * Every mode uses a 500 ms lease, so another process takes the row over soon after.
  */
-import { writeSync } from 'node:fs';
+
 import { pathToFileURL } from 'node:url';
 import { createSystem, defineEffect, defineEntity, type EffectContext, ok, type Store, send } from 'pachyderm';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 export const LEASE_MS = 500;
 
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const [addressJson, modeArg, orderId, inboxId] = process.argv.slice(2);
   const mode = modes.find((m) => m === modeArg);
   if (!addressJson || !mode || !orderId) {
-    writeSync(2, `usage: outbox-crash-child.ts <json address> ${modes.join('|')} <order id> [inbox id]\n`);
+    writeLine(2, `usage: outbox-crash-child.ts <json address> ${modes.join('|')} <order id> [inbox id]\n`);
     process.exit(2);
   }
   let acked: () => void = () => {};
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const context: NotifyContext = {
     async notify(_payload, ctx) {
       if (mode !== 'parent-kill') await ackWritten;
-      writeSync(1, `effect ${ctx.idempotencyKey} ${ctx.attempt} ${Date.now()}\n`);
+      writeLine(1, `effect ${ctx.idempotencyKey} ${ctx.attempt} ${Date.now()}\n`);
       if (mode === 'self-kill') process.kill(process.pid, 'SIGKILL');
       // Finished, with no message to wait for: its outcome is what the store is told next.
       if (mode === 'kill-before-settle' && inboxId === undefined) return;
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     async settleOutbox(id, owner, outcome) {
       if (mode === 'kill-before-settle') {
         await ackWritten;
-        writeSync(1, `settling ${'done' in outcome ? 'done' : 'failed'}\n`);
+        writeLine(1, `settling ${'done' in outcome ? 'done' : 'failed'}\n`);
         process.kill(process.pid, 'SIGKILL');
       }
       return store.settleOutbox(id, owner, outcome);
@@ -136,13 +137,13 @@ async function main(): Promise<void> {
     inboxId === undefined ? { type: 'Place', note } : { type: 'PlaceAndSend', note, inbox: inboxId },
   );
   if (!result.ok) throw new Error('Place was rejected');
-  writeSync(1, `ack ${result.version} ${startedAt}\n`);
+  writeLine(1, `ack ${result.version} ${startedAt}\n`);
   acked();
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error: unknown) => {
-    writeSync(
+    writeLine(
       2,
       `outbox-crash-child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

@@ -9,10 +9,11 @@
  * event whose idempotency key is given, kills itself with SIGKILL right after writing the line:
  * after its handler, before its checkpoint. It never exits by itself.
  */
-import { writeSync } from 'node:fs';
+
 import { createSystem, defineReactor, silentLogger } from 'pachyderm';
 import { Account, balancesProjection } from './accounts.js';
 import { type StorePlace, storeAt } from './stores.js';
+import { writeLine } from './write-line.js';
 
 const [addressJson, mode, dieAt] = process.argv.slice(2);
 const address = JSON.parse(addressJson as string) as StorePlace['address'];
@@ -21,7 +22,7 @@ const Echo = defineReactor({
   name: 'echo',
   entities: [Account],
   handle(_event, _meta, ctx) {
-    writeSync(1, `handled ${ctx.idempotencyKey}\n`);
+    writeLine(1, `handled ${ctx.idempotencyKey}\n`);
     if (ctx.idempotencyKey === dieAt) process.kill(process.pid, 'SIGKILL');
   },
 });
@@ -34,5 +35,5 @@ createSystem({
   pollIntervalMs: 20,
   logger: silentLogger,
 });
-writeSync(1, 'started\n');
+writeLine(1, 'started\n');
 setInterval(() => {}, 1 << 30);
