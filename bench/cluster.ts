@@ -12,8 +12,8 @@ import { postgresStore } from 'pachyderm/postgres';
 import pg from 'pg';
 import { fmt, range, type Stat, stat } from './measure.js';
 
-const RUNS = 3;
-const CALLS = 4_000;
+const RUNS = 5;
+const CALLS = 12_000;
 const CONCURRENCY = 256;
 const script = fileURLToPath(new URL('./cluster-node.ts', import.meta.url));
 
