@@ -144,6 +144,16 @@ async function readLogs(system: System): Promise<Map<string, AccountEvent[]>> {
   return logs;
 }
 
+/** The cluster's members and partition owners as the store has them (an observer is never a member). */
+const observe = (store: Store) =>
+  store.heartbeat({
+    incarnation: 'observer',
+    ttlMs: CLUSTER.memberTtlMs,
+    now: Date.now(),
+    status: 'active',
+    partitions: CLUSTER.partitions,
+  });
+
 /**
  * Waits until no partition is owned by a member named `name` and every partition has a live owner;
  * answers how long that took.
@@ -151,13 +161,7 @@ async function readLogs(system: System): Promise<Map<string, AccountEvent[]>> {
 async function ownedAgainWithout(store: Store, name: string): Promise<number> {
   const started = Date.now();
   for (;;) {
-    const view = await store.heartbeat({
-      incarnation: 'observer',
-      ttlMs: CLUSTER.memberTtlMs,
-      now: Date.now(),
-      status: 'active',
-      partitions: CLUSTER.partitions,
-    });
+    const view = await observe(store);
     const live = new Map(view.members.map((m) => [m.incarnation, m.name]));
     if (view.owners.every((owner) => owner !== null && live.has(owner) && live.get(owner) !== name)) {
       return Date.now() - started;
@@ -169,13 +173,7 @@ async function ownedAgainWithout(store: Store, name: string): Promise<number> {
 
 /** The incarnations of the live members named `name`. */
 async function incarnationsOf(store: Store, name: string): Promise<string[]> {
-  const view = await store.heartbeat({
-    incarnation: 'observer',
-    ttlMs: CLUSTER.memberTtlMs,
-    now: Date.now(),
-    status: 'active',
-    partitions: CLUSTER.partitions,
-  });
+  const view = await observe(store);
   return view.members.filter((m) => m.name === name).map((m) => m.incarnation);
 }
 
