@@ -68,7 +68,7 @@ export class Cluster implements ClusterView {
   readonly #server: ForwardServer;
   readonly #client: ForwardClient;
   #started: Promise<void> | undefined;
-  #joined = false;
+  #listening = false;
   #draining = false;
   readonly #counts = { forwarded: 0, servedForPeers: 0, fallbacks: 0, unreachable: 0 };
 
@@ -95,7 +95,7 @@ export class Cluster implements ClusterView {
     this.#started ??= (async () => {
       const { host, port } = await this.#server.listen(this.config.listen.host, this.config.listen.port);
       const shown = host.includes(':') ? `[${host}]` : host;
-      this.#joined = true;
+      this.#listening = true;
       await this.#membership.start(this.config.advertise ?? `http://${shown}:${port}`);
     })();
     return this.#started;
@@ -107,7 +107,7 @@ export class Cluster implements ClusterView {
 
   ownerOf(ref: EntityRef): ClusterMember | undefined {
     const owner = this.#membership.ownerOf(ref.id);
-    return owner && this.members().find((member) => member.address === owner.address && member.name === owner.name);
+    return owner && this.#membership.shown(owner);
   }
 
   stats(): ClusterStats {
@@ -116,12 +116,12 @@ export class Cluster implements ClusterView {
       partitionsOwned: this.#membership.partitionsOwned,
       conflicts: this.parts.conflicts(),
       members: this.members().length,
-      incarnations: this.#membership.counters.incarnations,
+      incarnations: this.#membership.incarnations,
     };
   }
 
   async route(call: ForwardedCall): Promise<MessageAnswer> {
-    const owner = this.#joined && !this.#draining ? this.#membership.ownerOf(call.id) : undefined;
+    const owner = this.#listening && !this.#draining ? this.#membership.ownerOf(call.id) : undefined;
     if (!owner || this.#membership.isSelf(owner)) return this.parts.local(call);
     let outcome: Awaited<ReturnType<ForwardClient['send']>>;
     try {
@@ -152,7 +152,7 @@ export class Cluster implements ClusterView {
   async drain(): Promise<void> {
     this.#draining = true;
     await this.#started?.catch(() => {});
-    if (!this.#joined) return;
+    if (!this.#listening) return;
     await this.#membership.drain();
     await new Promise<void>((resolve) => this.parts.clock.setTimeout(resolve, 2 * this.config.heartbeatMs));
   }

@@ -32,8 +32,7 @@ export class ClusterMembership {
   #cancel: CancelTimer | undefined;
   #beating: Promise<void> | undefined;
   #stopped = false;
-  /** Partitions this node gained since it started, and incarnations it started. */
-  readonly counters = { gained: 0, handedOver: 0, incarnations: 0 };
+  #incarnations = 0;
 
   constructor(
     private readonly config: ClusterConfig,
@@ -46,6 +45,11 @@ export class ClusterMembership {
 
   get incarnation(): string {
     return this.#incarnation;
+  }
+
+  /** How many times this node joined: more than once after it was declared dead. */
+  get incarnations(): number {
+    return this.#incarnations;
   }
 
   get partitionsOwned(): number {
@@ -66,12 +70,13 @@ export class ClusterMembership {
   }
 
   members(): ClusterMember[] {
-    return (this.#view?.members ?? []).map((member) => ({
-      name: member.name,
-      address: member.address,
-      status: member.status,
-      self: member.incarnation === this.#incarnation,
-    }));
+    return (this.#view?.members ?? []).map((member) => this.shown(member));
+  }
+
+  /** A member as the public API shows it. */
+  shown(member: MemberRecord): ClusterMember {
+    const { name, address, status } = member;
+    return { name, address, status, self: member.incarnation === this.#incarnation };
   }
 
   /** The live, active member that owns this entity id now, if any. */
@@ -115,7 +120,7 @@ export class ClusterMembership {
   async #join(): Promise<void> {
     this.#incarnation = `${this.config.name}#${randomUUID()}`;
     this.#owned.clear();
-    this.counters.incarnations++;
+    this.#incarnations++;
     await this.store.joinCluster({
       incarnation: this.#incarnation,
       name: this.config.name,
@@ -166,10 +171,7 @@ export class ClusterMembership {
         });
       }
     }
-    if (toHand.length > 0) {
-      await this.store.handOverPartitions(me, toHand);
-      this.counters.handedOver += toHand.length;
-    }
+    if (toHand.length > 0) await this.store.handOverPartitions(me, toHand);
     const claimed =
       toClaim.length > 0 ? await this.store.claimPartitions({ ...beat, incarnation: me, partitions: toClaim }) : [];
     const owners = [...view.owners];
@@ -179,10 +181,7 @@ export class ClusterMembership {
     const before = this.#owned;
     this.#owned = new Set(owners.flatMap((owner, partition) => (owner === me ? [partition] : [])));
     const gained = new Set([...this.#owned].filter((partition) => !before.has(partition)));
-    if (gained.size > 0) {
-      this.counters.gained += gained.size;
-      this.gained(gained);
-    }
+    if (gained.size > 0) this.gained(gained);
   }
 
   #see(view: MembershipView): void {

@@ -29,7 +29,7 @@ export function memoryMembership(): Membership {
       const live = [...members.values()]
         .filter((row) => row.heartbeatAt > now - ttlMs)
         .map(({ incarnation, name, address, status }) => ({ incarnation, name, address, status }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        .sort((a, b) => compare(a.name, b.name) || compare(a.incarnation, b.incarnation));
       return {
         alive,
         members: live,
@@ -60,4 +60,9 @@ export function memoryMembership(): Membership {
       for (const [partition, owner] of owners) if (owner === incarnation) owners.delete(partition);
     },
   };
+}
+
+/** Code-unit order, as the SQL stores sort (COLLATE "C", SQLite's BINARY). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
