@@ -9,8 +9,10 @@ import type { Clock } from '../clock.js';
 import type { EntityRef } from '../define/entity.js';
 import { type ErrorCode, PachydermError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { FreshCopies } from '../runtime/fresh-copies.js';
 import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { MessageAnswer } from '../runtime/worker.js';
+import type { AppendWatch } from '../store/port/index.js';
 import { ForwardClient } from './forward-client.js';
 import { ForwardServer } from './forward-server.js';
 import { type ClusterMember, ClusterMembership } from './membership.js';
@@ -41,6 +43,11 @@ export interface ClusterStats {
   readonly unreachable: number;
   /** Appends of this node refused by the version check (another worker appended first). */
   readonly conflicts: number;
+  /**
+   * Loaded copies that a hint of another process's append showed behind; each read the newer
+   * events before its next decision (PostgreSQL: LISTEN/NOTIFY; 0 on stores without hints).
+   */
+  readonly staleCopies: number;
   /** Live members, this one included. */
   readonly members: number;
   /** Times this node joined: more than 1 after it was declared dead and came back. */
@@ -61,6 +68,8 @@ export interface ClusterParts {
   conflicts(): number;
   /** At most this many calls in one forwarded batch. */
   readonly maxBatch: number;
+  /** What hears the store's hints of appends, when the store gives them. */
+  readonly freshCopies: FreshCopies | undefined;
 }
 
 export class Cluster implements ClusterView {
@@ -68,6 +77,7 @@ export class Cluster implements ClusterView {
   readonly #server: ForwardServer;
   readonly #client: ForwardClient;
   #started: Promise<void> | undefined;
+  #watch: AppendWatch | undefined;
   #listening = false;
   #draining = false;
   readonly #counts = { forwarded: 0, servedForPeers: 0, fallbacks: 0, unreachable: 0 };
@@ -93,6 +103,8 @@ export class Cluster implements ClusterView {
    */
   start(): Promise<void> {
     this.#started ??= (async () => {
+      const { freshCopies } = this.parts;
+      if (freshCopies) this.#watch = this.parts.store.watchAppends(freshCopies);
       const { host, port } = await this.#server.listen(this.config.listen.host, this.config.listen.port);
       const shown = host.includes(':') ? `[${host}]` : host;
       this.#listening = true;
@@ -115,6 +127,7 @@ export class Cluster implements ClusterView {
       ...this.#counts,
       partitionsOwned: this.#membership.partitionsOwned,
       conflicts: this.parts.conflicts(),
+      staleCopies: this.parts.freshCopies?.staleCopies ?? 0,
       members: this.members().length,
       incarnations: this.#membership.incarnations,
     };
@@ -161,6 +174,7 @@ export class Cluster implements ClusterView {
   async close(): Promise<void> {
     await this.#server.close();
     this.#client.close();
+    await this.#watch?.close();
   }
 
   async #serve(call: ForwardedCall): Promise<ForwardedAnswer> {

@@ -9,7 +9,9 @@ import type { SqlStatement } from '../core/sql.js';
 import { isPachydermError, messageOf, SqlFailedError, StoreUnavailableError } from '../errors.js';
 import { isInlineProjectionError } from '../store/inline-projection-error.js';
 import type {
+  AppendHints,
   AppendResult,
+  AppendWatch,
   CheckpointLease,
   CheckpointWrite,
   ClaimRequest,
@@ -143,6 +145,18 @@ export class GuardedStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** True when the store gives hints of appends (see `EventLog.watchAppends`). */
+  get watchesAppends(): boolean {
+    return typeof this.store.watchAppends === 'function';
+  }
+
+  /** Starts the store's hints of appends; a store without them never hears them flow. */
+  watchAppends(hints: AppendHints): AppendWatch {
+    if (this.store.watchAppends) return this.store.watchAppends(hints);
+    hints.live(false);
+    return { close: async () => {} };
   }
 
   readLogs(requests: readonly LogRequest[], limit: number) {

@@ -16,6 +16,7 @@ import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from
 import { activate, catchUp, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
+import { FreshCopies } from './fresh-copies.js';
 import { type CommitOutcome, GuardedStore } from './guarded-store.js';
 import type { Config } from './options.js';
 import { SnapshotWriter } from './snapshot-writer.js';
@@ -123,8 +124,11 @@ export function wire(config: Config): Wiring {
       commits.notify();
     });
   };
+  // A cluster node keeps its loaded copies fresh from the store's hints of others' appends.
+  const freshCopies = config.cluster && store.watchesAppends ? new FreshCopies((id) => workers.withId(id)) : undefined;
   const runtime: WorkerRuntime = {
     registrations: registered,
+    ...(freshCopies ? { hints: freshCopies } : {}),
     maxConflictRetries: config.maxConflictRetries,
     maxBatch: config.maxBatch,
     now: () => clock.now(),
@@ -189,6 +193,7 @@ export function wire(config: Config): Wiring {
       },
       conflicts: () => conflicts,
       maxBatch: config.maxBatch,
+      freshCopies,
     });
   const route = (call: ForwardedCall) => (cluster ? cluster.route(call) : local(call));
 

@@ -50,6 +50,14 @@ export class WorkerCache {
     return this.#byType.get(type)?.get(id);
   }
 
+  /** The loaded workers of entities with this id (of any type). */
+  *withId(id: string): Iterable<EntityWorker> {
+    for (const ids of this.#byType.values()) {
+      const worker = ids.get(id);
+      if (worker) yield worker;
+    }
+  }
+
   /** Every loaded worker, least recently used first. */
   all(): EntityWorker[] {
     return [...this.#recency];

@@ -18,6 +18,12 @@ export type CallResult<S, R> =
 /** What a message led to: a call result, or, for a delivered message, a repeat the log had already handled. */
 export type MessageAnswer = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
 
+/** Whether hints of appends (see `FreshCopies`) may have been missed since a mark was taken. */
+export interface HintMarks {
+  mark(): number;
+  missedSince(mark: number): boolean;
+}
+
 /** The parts of the system a worker uses. */
 export interface WorkerRuntime {
   readonly registrations: Registrations;
@@ -27,6 +33,8 @@ export interface WorkerRuntime {
    * `EventLog.changeToken`); undefined when the store cannot tell.
    */
   changeToken(): number | undefined;
+  /** When the system hears hints of appends (a cluster on a store that gives them). */
+  readonly hints?: HintMarks;
   /** Reads the entity's state: its whole log, or the events after `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
   /** Commits one append (group commit may put it in a transaction with others). */
@@ -70,6 +78,10 @@ export class EntityWorker {
   #loaded: Loaded<unknown> | undefined;
   /** The store's change token taken before `#loaded` was read or committed. */
   #token: number | undefined;
+  /** The hint mark taken then, when the system hears hints. */
+  #mark: number | undefined;
+  /** The highest version a hint said the log reached. */
+  #hinted = 0;
   #idleWaiters: (() => void)[] = [];
   readonly #self: EntitySelf;
 
@@ -107,6 +119,15 @@ export class EntityWorker {
       released = true;
       this.#holds--;
     };
+  }
+
+  /**
+   * A hint that the log reached `version`: the next decision reads the newer events first. True
+   * when it shows the loaded copy behind.
+   */
+  hint(version: number): boolean {
+    if (version > this.#hinted) this.#hinted = version;
+    return this.#loaded !== undefined && version > this.#loaded.version;
   }
 
   /** Queues a message; with a `messageId`, a message the log already handled is not handled again. */
@@ -164,7 +185,7 @@ export class EntityWorker {
    * is checked against the version it was decided on, and a decision without events is answered
    * only on a copy confirmed to be the latest: read after the messages arrived, or unchanged by
    * anyone else since it was read or committed (the store's change token says so), or confirmed
-   * by a read now.
+   * by a read now. A copy known to be behind (see `#behind`) reads the newer events before deciding.
    */
   async #handle(batch: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
@@ -173,6 +194,10 @@ export class EntityWorker {
     // True while `current` was read after the batch's messages arrived.
     let fresh = this.#loaded === undefined;
     let current = this.#loaded ?? (await this.#read());
+    if (!fresh && this.#behind(current)) {
+      current = await this.#read(current);
+      fresh = true;
+    }
     for (let attempt = 0; ; attempt++) {
       const now = runtime.now();
       const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registrations, now);
@@ -189,6 +214,7 @@ export class EntityWorker {
 
       const { outbox, cancelTimers } = decided.plan;
       const token = runtime.changeToken();
+      const mark = runtime.hints?.mark();
       const result = await runtime.append({
         streamId: this.ref.id,
         expectedVersion: current.version,
@@ -201,6 +227,7 @@ export class EntityWorker {
       if (result.ok) {
         this.#loaded = decided.after;
         this.#token = token;
+        this.#mark = mark;
         runtime.committed(this, decided.plan, current.version, decided.after, result.position);
         return answer(batch, decided.answers, result.position);
       }
@@ -219,10 +246,23 @@ export class EntityWorker {
   /** Reads the entity's state (all of it, or the events after `start`) and keeps it, with the token taken before. */
   async #read(start?: Loaded<unknown>): Promise<Loaded<unknown>> {
     const token = this.runtime.changeToken();
+    const mark = this.runtime.hints?.mark();
     const loaded = await this.runtime.load(this.definition, this.ref.id, start);
     this.#loaded = loaded;
     this.#token = token;
+    this.#mark = mark;
     return loaded;
+  }
+
+  /**
+   * True when the copy is known to be behind, or may be: a hint showed a newer version, hints were
+   * not flowing since it was read, or the store's change token says another system committed.
+   */
+  #behind(copy: Loaded<unknown>): boolean {
+    if (this.#hinted > copy.version) return true;
+    const hints = this.runtime.hints;
+    if (hints && (this.#mark === undefined || hints.missedSince(this.#mark))) return true;
+    return this.#token !== undefined && !this.#unchangedSince(this.#token);
   }
 
   /** True when the store says nothing but this system committed since `token` was taken. */

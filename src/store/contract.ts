@@ -15,7 +15,15 @@ import { ConfigurationError } from '../errors.js';
 import { describeCheckpoints } from './contract-checkpoints.js';
 import { describeFeed } from './contract-feed.js';
 import { describeMembership } from './contract-membership.js';
-import type { AppendResult, OutboxRecord, OutboxWrite, Store, StoredEvent, StreamAppend } from './port/index.js';
+import type {
+  AppendHint,
+  AppendResult,
+  OutboxRecord,
+  OutboxWrite,
+  Store,
+  StoredEvent,
+  StreamAppend,
+} from './port/index.js';
 
 /** Where a store keeps its data; `newStore()` makes another store object on the same data. */
 export interface StorePlace {
@@ -207,6 +215,37 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         await other.release();
         opened.splice(opened.indexOf(other), 1);
         assert.notEqual(store.changeToken?.(), before, 'and stays changed');
+      });
+
+      it('hints, if it watches appends, each append another store object commits, and none it refused', async () => {
+        const place = await makePlace();
+        const store = await open(place);
+        if (!store.watchAppends) return; // optional: this store gives no hints
+        const heard: AppendHint[] = [];
+        let flowing = false;
+        const watch = store.watchAppends({
+          appended: (hints) => heard.push(...hints),
+          live: (now) => {
+            flowing = now;
+          },
+        });
+        try {
+          await until(() => flowing, 'the hints never started flowing');
+          const other = await open(place);
+          const [a, b] = [`${randomUUID()} "\\ \n</script> 🐘`, randomUUID()];
+          await other.commit({ appends: [append(a, 0, ['1', '2']), append(b, 0, ['1'])], recordedAt: 0 });
+          await other.commit({ appends: [append(b, 0, ['again'])], recordedAt: 0 }); // refused: a conflict
+          await other.commit({ appends: [append(b, 1, ['2'])], recordedAt: 0 });
+          await until(() => heard.some((hint) => hint.streamId === b && hint.version === 2), 'no hint came');
+          const mine = heard.filter((hint) => hint.streamId === a || hint.streamId === b);
+          assert.deepEqual(mine, [
+            { streamId: a, version: 2 },
+            { streamId: b, version: 1 },
+            { streamId: b, version: 2 },
+          ]);
+        } finally {
+          await watch.close();
+        }
       });
 
       it('refuses an append whose message id the log already handled, and only that log', async () => {
@@ -493,4 +532,13 @@ function globalRunner(): TestRunner {
   throw new ConfigurationError(
     "describeStoreContract: pass your test runner's { describe, it, afterEach } (from 'vitest', 'node:test' or '@jest/globals')",
   );
+}
+
+/** Waits until `test` is true, for up to 10 s (hints arrive soon after a commit, not with it). */
+async function until(test: () => boolean, failure: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!test()) {
+    if (Date.now() > deadline) assert.fail(failure);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

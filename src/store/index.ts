@@ -11,7 +11,10 @@ export { renderSql, type SqlStatement, type SqlValue } from '../core/sql.js';
 export { describeStoreContract, type MakeStore, type StorePlace, type TestRunner } from './contract.js';
 export { InlineProjectionError, isInlineProjectionError } from './inline-projection-error.js';
 export type {
+  AppendHint,
+  AppendHints,
   AppendResult,
+  AppendWatch,
   Checkpoint,
   CheckpointLease,
   Checkpoints,

@@ -116,4 +116,30 @@ export interface EventLog {
    * read or committed; otherwise a read confirms the copy. Every user of a store object retains it.
    */
   changeToken?(): number | undefined;
+  /**
+   * Optional: tells `hints` of appends as they commit, by anyone on the store (this store object's
+   * own user included), soon after each commit; PostgreSQL does it with LISTEN/NOTIFY. A hint only,
+   * late or lost at times: `live(false)` says hints may be missing (not yet listening, or the channel
+   * dropped), `live(true)` that they flow again. A loaded copy that a hint shows behind, or that was
+   * read while hints were not flowing, is caught up before its next decision; the version check on
+   * every append stays what keeps data right.
+   */
+  watchAppends?(hints: AppendHints): AppendWatch;
+}
+
+/** A commit someone made: the log `streamId` reached `version`. */
+export interface AppendHint {
+  readonly streamId: string;
+  readonly version: number;
+}
+
+/** Who hears `watchAppends`. Neither method may throw. */
+export interface AppendHints {
+  appended(hints: readonly AppendHint[]): void;
+  live(flowing: boolean): void;
+}
+
+/** A watch `watchAppends` started: `close` stops it. */
+export interface AppendWatch {
+  close(): Promise<void>;
 }

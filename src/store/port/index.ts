@@ -22,7 +22,10 @@ export type {
   SqlExecutor,
 } from './checkpoints.js';
 export type {
+  AppendHint,
+  AppendHints,
   AppendResult,
+  AppendWatch,
   CommitRequest,
   EventLog,
   LogRequest,

@@ -1,3 +1,4 @@
+import { appendsChannel } from './append-hints.js';
 import { positionSql } from './positions.js';
 
 /**
@@ -6,6 +7,8 @@ import { positionSql } from './positions.js';
  * type and the transaction's id, for the feed), its processed message id, deletes the timers it
  * cancels and inserts its outbox rows, or writes nothing. It answers the position of the last event
  * an append wrote (of every event, for inline projections). Callers pass appends sorted by stream id, so concurrent batches lock rows in one order.
+ * It also notifies the schema's appends channel of each append written, `[id, version]` pairs as
+ * JSON in payloads under 8,000 bytes, delivered only if the transaction commits (see append-hints.ts).
  *
  * A change to this function is a new migration in schema.ts that runs it again (it is `CREATE OR
  * REPLACE`), so databases made before the change get it too.
@@ -26,6 +29,7 @@ export const commitBatchFunction = (s: string) => `
       message text;
       written boolean;
       extra jsonb;
+      hints text := '';
     BEGIN
       FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
         n := p_counts[i];
@@ -79,6 +83,12 @@ export const commitBatchFunction = (s: string) => `
           END IF;
           r_outcome := 'ok';
           r_version := expected + n;
+          hints := hints || CASE WHEN hints = '' THEN '' ELSE ',' END
+            || '[' || to_json(p_ids[i])::text || ',' || r_version || ']';
+          IF length(hints) > 6000 THEN
+            PERFORM pg_notify('${appendsChannel(s)}', '[' || hints || ']');
+            hints := '';
+          END IF;
         ELSE
           SELECT coalesce((SELECT st.version FROM ${s}.streams st WHERE st.id = p_ids[i]), 0) INTO r_version;
           r_outcome := CASE
@@ -89,5 +99,8 @@ export const commitBatchFunction = (s: string) => `
         RETURN NEXT;
         first := first + n;
       END LOOP;
+      IF hints <> '' THEN
+        PERFORM pg_notify('${appendsChannel(s)}', '[' || hints || ']');
+      END IF;
     END
     $$;`;

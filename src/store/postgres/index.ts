@@ -19,6 +19,7 @@ import type {
 } from '../port/index.js';
 import { partsOf } from '../positions.js';
 import { SharedLifecycle } from '../shared-lifecycle.js';
+import { appendsChannel, watchAppends } from './append-hints.js';
 import { migrate } from './schema.js';
 import { driverValue, RefusedStatement, StatementBatch } from './statement-batch.js';
 import { statements } from './statements.js';
@@ -115,6 +116,11 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     release: () => lifecycle.release(),
 
     commit: (request) => commitBatch(request),
+
+    watchAppends(hints) {
+      const config = ownsPool ? { connectionString: options.connectionString } : options.pool.options;
+      return watchAppends(config, appendsChannel(quotedSchema), hints);
+    },
 
     async readStreams(requests, limit) {
       const { rows } = await query<StoredEvent & { index: number }>({

@@ -98,7 +98,8 @@ const migrations: readonly ((schema: string) => string)[] = [
   runStatementsFunction,
   // commit_batch reads back the positions of a one-event append from the sequence, also for
   // inline projections (RETURNING every event cost their calls a third of their rate).
-  commitBatchFunction, // A cluster: its members with heartbeats on the database's clock, and each partition's owner.
+  commitBatchFunction,
+  // A cluster: its members with heartbeats on the database's clock, and each partition's owner.
   (s) => `
     CREATE TABLE ${s}.members (
       incarnation text COLLATE "C" PRIMARY KEY,
@@ -111,6 +112,8 @@ const migrations: readonly ((schema: string) => string)[] = [
       partition integer PRIMARY KEY,
       owner text COLLATE "C"
     );`,
+  // commit_batch notifies the schema's appends channel of what it wrote (see append-hints.ts).
+  commitBatchFunction,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */
