@@ -152,11 +152,9 @@ export class GuardedStore {
     return typeof this.store.watchAppends === 'function';
   }
 
-  /** Starts the store's hints of appends; a store without them never hears them flow. */
-  watchAppends(hints: AppendHints): AppendWatch {
-    if (this.store.watchAppends) return this.store.watchAppends(hints);
-    hints.live(false);
-    return { close: async () => {} };
+  /** Starts the store's hints of appends, on a store that `watchesAppends`. */
+  watchAppends(hints: AppendHints): AppendWatch | undefined {
+    return this.store.watchAppends?.(hints);
   }
 
   readLogs(requests: readonly LogRequest[], limit: number) {
