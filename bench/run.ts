@@ -19,6 +19,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { clusterFailover, clusterScaling, clusterSection, clusterTargets } from './cluster.js';
 import { drive, fmt, type Measured, RUNS, range, repeat, stat } from './measure.js';
+import { type MessagingTarget, messaging, messagingSection, messagingTargets, outboxBacklog } from './messaging.js';
 import { loadEmmett, type PeerCounter } from './peer.js';
 import {
   followLatency,
@@ -304,6 +305,7 @@ function targetsTable(): string {
       peerRatios.length ? Math.min(...peerRatios) : undefined,
       1,
     ),
+    ...messagingTargets(line),
     ...readSideTargets(line),
     ...clusterTargets(line),
   ].join('\n');
@@ -355,8 +357,32 @@ async function main() {
     insert.run(id, expected + 1, data, Date.now());
   });
 
+  // The per-message raw floor (bench/messaging.ts): two transactions per message, by hand.
+  rawSqlite.exec(`CREATE TABLE msg_events (seq INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL,
+    data TEXT NOT NULL);
+    CREATE UNIQUE INDEX msg_events_stream_version ON msg_events (stream_id, version);
+    CREATE TABLE msg_outbox (id INTEGER PRIMARY KEY, target TEXT NOT NULL, payload TEXT NOT NULL);`);
+  const msgVersion = rawSqlite.prepare('SELECT coalesce(max(version), 0) FROM msg_events WHERE stream_id = ?').pluck();
+  const msgInsert = rawSqlite.prepare('INSERT INTO msg_events (stream_id, version, data) VALUES (?, ?, ?)');
+  const msgSend = rawSqlite.transaction((sender: string, target: string, payload: string) => {
+    msgInsert.run(sender, (msgVersion.get(sender) as number) + 1, '{"type":"Sent"}');
+    return rawSqlite.prepare('INSERT INTO msg_outbox (target, payload) VALUES (?, ?)').run(target, payload)
+      .lastInsertRowid;
+  });
+  const msgReceive = rawSqlite.transaction((target: string, row: number | bigint) => {
+    msgInsert.run(target, (msgVersion.get(target) as number) + 1, '{"type":"Received"}');
+    rawSqlite.prepare('DELETE FROM msg_outbox WHERE id = ?').run(row);
+  });
+
   const emmett = await loadEmmett();
   const rawPool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const msgPool = new pg.Pool({ connectionString: databaseUrl, max: 32 });
+  await msgPool.query(`CREATE TABLE msg_events (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id text COLLATE "C" NOT NULL, version integer NOT NULL, data text NOT NULL, UNIQUE (stream_id, version));
+    CREATE TABLE msg_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, target text NOT NULL, payload text NOT NULL)`);
+  /** One statement, one transaction: the stream's next event (its version read in the same statement). */
+  const nextEvent = `INSERT INTO msg_events (stream_id, version, data)
+    SELECT $1, coalesce(max(version), 0) + 1, $2 FROM msg_events WHERE stream_id = $1`;
   await rawPool.query(`CREATE TABLE raw_events (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     stream_id text COLLATE "C" NOT NULL, version integer NOT NULL, data text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))`);
@@ -452,6 +478,50 @@ async function main() {
     },
   ];
 
+  // Appends to one stream by hand go one at a time, as a worker's do.
+  const streams = new Map<string, Promise<unknown>>();
+  const serialised = <T>(stream: string, write: () => Promise<T>): Promise<T> => {
+    const done = (streams.get(stream) ?? Promise.resolve()).then(write, write);
+    streams.set(stream, done);
+    return done;
+  };
+  const messagingTargetsList: MessagingTarget[] = [
+    { name: 'memory', store: (targets[0] as Target).store, size: 20_000 },
+    {
+      name: 'SQLite (synchronous=FULL)',
+      store: () => sqliteStore({ filename: sqliteFile }),
+      size: 2_000,
+      raw: {
+        async message(sender, target, payload) {
+          const row = await serialised(sender, async () => msgSend.immediate(sender, target, payload));
+          await serialised(target, async () => msgReceive.immediate(target, row));
+        },
+      },
+    },
+    {
+      name: 'PostgreSQL (pool of 10)',
+      store: () => postgresStore({ connectionString: databaseUrl, poolSize: 10 }),
+      size: 2_000,
+      raw: {
+        async message(sender, target, payload) {
+          const { rows } = await serialised(sender, () =>
+            msgPool.query<{ id: string }>(
+              `WITH e AS (${nextEvent} RETURNING 1) INSERT INTO msg_outbox (target, payload) SELECT $3, $4 FROM e RETURNING id`,
+              [sender, '{"type":"Sent"}', target, payload],
+            ),
+          );
+          await serialised(target, () =>
+            msgPool.query(`WITH e AS (${nextEvent} RETURNING 1) DELETE FROM msg_outbox WHERE id = $3`, [
+              target,
+              '{"type":"Received"}',
+              rows[0]?.id,
+            ]),
+          );
+        },
+      },
+    },
+  ];
+
   if (emmett) {
     (targets[1] as Target).peer = await emmett.sqlite(join(directory, 'emmett.db'));
     (targets[2] as Target).peer = await emmett.postgres(databaseUrl);
@@ -464,6 +534,21 @@ async function main() {
       await rejectedCalls(target);
       if (target.raw) await activation(target);
     }
+    for (const target of messagingTargetsList) {
+      console.log(`\nMessages, ${target.name}`);
+      await messaging(target);
+    }
+    console.log('\nOutbox backlog');
+    await outboxBacklog('SQLite (synchronous=FULL)', () =>
+      sqliteStore({ filename: join(directory, `backlog-${randomUUID()}.db`) }),
+    );
+    await outboxBacklog('PostgreSQL (pool of 10)', () =>
+      postgresStore({
+        connectionString: databaseUrl,
+        poolSize: 10,
+        schema: `backlog_${randomBytes(4).toString('hex')}`,
+      }),
+    );
     console.log('\nMemory');
     await idleEntityMemory(join(directory, 'memory.db'));
     for (const target of readSidePlaces) {
@@ -481,6 +566,7 @@ async function main() {
       await target.raw?.close();
       await target.peer?.close();
     }
+    await msgPool.end();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
     await server.stop();
@@ -538,6 +624,7 @@ ${rows.filter((r) => r.startsWith('| Activation')).join('\n')}
 | --- | --- | --- | --- | --- |
 ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 
+${messagingSection()}
 ${readSideSection()}
 ${clusterSection()}
 ## How the numbers come about

@@ -1,7 +1,9 @@
 /**
  * The pure step for a mailbox batch: the messages waiting for one entity are decided back to
  * back, each on the state the ones before it lead to, and all their events go into one append.
- * A message that is rejected or whose code throws affects only its own caller.
+ * A message that is rejected or whose code throws affects only its own caller, except that the
+ * later messages of a lane whose message threw are not decided (`deferred`): a lane is handled in
+ * order.
  */
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { addToPlan, type CommitPlan, emptyPlan } from './commit-plan.js';
@@ -12,7 +14,14 @@ import type { Loaded } from './fold.js';
 export type BatchAnswer =
   | { readonly ok: true; readonly state: unknown; readonly version: number }
   | { readonly ok: false; readonly error: unknown }
-  | { readonly fault: unknown };
+  | { readonly fault: unknown }
+  | { readonly deferred: true };
+
+/** A message of the batch; delivered messages carry their lane (see `Delivery` in the worker). */
+export interface BatchInput {
+  readonly message: unknown;
+  readonly lane?: string;
+}
 
 export interface BatchDecision {
   readonly answers: BatchAnswer[];
@@ -29,7 +38,7 @@ export function decideBatch(
   ref: EntityRef,
   self: EntitySelf,
   start: Loaded<unknown>,
-  messages: readonly unknown[],
+  inputs: readonly BatchInput[],
   registrations: Registrations,
   now: number,
 ): BatchDecision {
@@ -37,7 +46,12 @@ export function decideBatch(
   const events: string[] = [];
   const plan = emptyPlan();
   let { state, version } = start;
-  for (const message of messages) {
+  const stopped = new Set<string>();
+  for (const { message, lane } of inputs) {
+    if (lane !== undefined && stopped.has(lane)) {
+      answers.push({ deferred: true });
+      continue;
+    }
     try {
       const outcome = decide(definition, state, message, registrations, self);
       if (outcome.kind === 'rejected') {
@@ -51,6 +65,7 @@ export function decideBatch(
       answers.push({ ok: true, state, version });
     } catch (fault) {
       answers.push({ fault });
+      if (lane !== undefined) stopped.add(lane);
     }
   }
   return { answers, events, plan, after: { state, version } };

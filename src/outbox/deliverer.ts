@@ -11,12 +11,19 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox, OutboxOutcome, OutboxRecord } from '../store/port/index.js';
 import { type RetryPolicy, retryDelay } from './retry-policy.js';
+import { SettleQueue } from './settle-queue.js';
 
 /** The outbox as the deliverer uses it: the store's outbox part, failures reported as `STORE_UNAVAILABLE`. */
 type OutboxStore = Pick<Outbox, 'claimOutbox' | 'settleOutbox' | 'nextDueAt'>;
 
-/** What the target entity answered a delivered message. */
-export type DeliveryResult = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
+/**
+ * What the target entity answered a delivered message: handled (or a repeat), rejected, or not
+ * handled because an earlier message of its lane was not (`deferred`).
+ */
+export type DeliveryResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: unknown }
+  | { readonly ok: false; readonly deferred: true };
 
 export interface DelivererOptions {
   readonly store: OutboxStore;
@@ -31,8 +38,16 @@ export interface DelivererOptions {
   readonly context: AppContext;
   /** Retries of messages to entities. */
   readonly messageRetry: RetryPolicy;
-  /** Hands a message to the target entity of this system; undefined when it serves no such type. */
-  deliver(type: string, id: string, message: unknown, messageId: string): Promise<DeliveryResult> | undefined;
+  /**
+   * Hands a message to the target entity of this system; undefined when it serves no such type.
+   * Messages handed over in one turn of the event loop reach their targets' mailboxes together.
+   */
+  deliver(
+    type: string,
+    id: string,
+    message: unknown,
+    delivery: { readonly messageId: string; readonly lane?: string },
+  ): Promise<DeliveryResult> | undefined;
 }
 
 /** What this process did since it started. */
@@ -128,27 +143,47 @@ export class AtLeastOnceDeliverer {
     }
   }
 
-  /** Claims a batch and delivers it; true when it claimed anything. */
+  /**
+   * Claims a batch, delivers it and records the outcomes (see SettleQueue); true when it claimed
+   * anything. Every message of the batch is handed over at once, so the messages to one target (of
+   * one lane or many) meet in its mailbox and are decided and committed together. The rows of a lane
+   * are settled in order: once one of a message lane is not delivered, the rest go back unattempted
+   * (its target has answered them `deferred`), so no later message overtakes it. The effects of a
+   * lane run one after the other; lanes run side by side.
+   */
   async #pass(now: number): Promise<boolean> {
-    const { store, owner, leaseMs, batchSize } = this.options;
+    const { store, owner, leaseMs, batchSize, logger } = this.options;
     const claimed = await store.claimOutbox({ owner, now, leaseMs, limit: batchSize });
-    // Rows with one order key run one after the other, in id order; the rest run side by side.
+    if (claimed.length === 0) return false;
     const lanes = new Map<string, OutboxRecord[]>();
     for (const row of claimed) {
       const lane = row.orderKey ?? `row:${row.id}`;
-      lanes.set(lane, [...(lanes.get(lane) ?? []), row]);
+      const rows = lanes.get(lane);
+      if (rows) rows.push(row);
+      else lanes.set(lane, [row]);
     }
+    const sent = new Map<OutboxRecord, Promise<OutboxOutcome>>();
+    for (const row of claimed) if (row.kind === 'message') sent.set(row, this.#sendMessage(row));
+    const outcomes = new SettleQueue(store, owner, logger);
     await Promise.all(
       [...lanes.values()].map(async (rows) => {
-        for (const row of rows) await this.#deliverOne(row);
+        let stopped = false;
+        for (const row of rows) {
+          let outcome = await (sent.get(row) ?? this.#runEffect(row));
+          // A message lane stops at its first row not delivered: the rest wait for it.
+          if (stopped && !('done' in outcome)) outcome = { released: true };
+          else if (row.kind === 'message' && !('done' in outcome) && !('dead' in outcome)) stopped = true;
+          this.#count(row, outcome);
+          outcomes.add([{ id: row.id, outcome }]);
+        }
       }),
     );
-    return claimed.length > 0;
+    await outcomes.drained();
+    return true;
   }
 
-  async #deliverOne(row: OutboxRecord): Promise<void> {
-    const outcome = row.kind === 'effect' ? await this.#runEffect(row) : await this.#sendMessage(row);
-    const { store, owner, logger } = this.options;
+  #count(row: OutboxRecord, outcome: OutboxOutcome): void {
+    const { logger } = this.options;
     const fields = {
       outboxId: row.id,
       kind: row.kind,
@@ -161,19 +196,13 @@ export class AtLeastOnceDeliverer {
     else if ('dead' in outcome) {
       this.counters.deadLettered++;
       logger.error('outbox row dead-lettered', { ...fields, error: outcome.error });
-    } else {
+    } else if ('retryAt' in outcome) {
       this.counters.retried++;
       logger.warn('outbox delivery failed; will retry', {
         ...fields,
         retryInMs: outcome.retryAt - this.options.clock.now(),
         error: outcome.error,
       });
-    }
-    try {
-      await store.settleOutbox(row.id, owner, outcome);
-    } catch (error) {
-      // The lease expires and the row is delivered again: at least once.
-      logger.warn('outbox outcome not recorded; the row will be delivered again', { ...fields, error });
     }
   }
 
@@ -199,7 +228,11 @@ export class AtLeastOnceDeliverer {
     const target = { type: row.name, id: row.targetId ?? '' };
     let delivery: Promise<DeliveryResult> | undefined;
     try {
-      delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), row.idempotencyKey);
+      const lane = row.orderKey ?? undefined;
+      delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), {
+        messageId: row.idempotencyKey,
+        ...(lane === undefined ? {} : { lane }),
+      });
     } catch (error) {
       return this.#failed(row, this.options.messageRetry, messageOf(error));
     }
@@ -209,6 +242,7 @@ export class AtLeastOnceDeliverer {
     try {
       const result = await delivery;
       if (result.ok) return { done: true };
+      if ('deferred' in result) return { released: true };
       return { dead: true, error: `${target.type} rejected the message: ${safeJson(result.error)}` };
     } catch (error) {
       return this.#failed(row, this.options.messageRetry, messageOf(error));

@@ -20,7 +20,7 @@ import type {
   HeartbeatRequest,
   LogRequest,
   MemberJoin,
-  OutboxOutcome,
+  OutboxSettlement,
   PartitionClaim,
   PartitionHandOver,
   Store,
@@ -170,9 +170,11 @@ export class GuardedStore {
     return this.#call(() => this.store.claimOutbox(request));
   }
 
-  settleOutbox(id: string, owner: string, outcome: OutboxOutcome) {
-    const whole = 'retryAt' in outcome ? { ...outcome, retryAt: Math.ceil(outcome.retryAt) } : outcome;
-    return this.#call(() => this.store.settleOutbox(id, owner, whole));
+  settleOutbox(owner: string, settlements: readonly OutboxSettlement[]) {
+    const whole = settlements.map(({ id, outcome }) =>
+      'retryAt' in outcome ? { id, outcome: { ...outcome, retryAt: Math.ceil(outcome.retryAt) } } : { id, outcome },
+    );
+    return this.#call(() => this.store.settleOutbox(owner, whole));
   }
 
   deadLetters(limit: number) {

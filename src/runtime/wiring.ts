@@ -167,17 +167,18 @@ export function wire(config: Config): Wiring {
     effect: (name) => registered.effect(name),
     context: config.context,
     messageRetry: config.messageRetry,
-    deliver(type, id, message, messageId) {
+    deliver(type, id, message, { messageId, lane }) {
       if (!registered.entity(type)) return undefined;
       assertValidId(id);
-      return route({ type, id, message, messageId });
+      return route({ type, id, message, messageId, ...(lane === undefined ? {} : { lane }) });
     },
   });
 
   /** A call on this node's worker for the entity. */
-  const local = ({ type, id, message, messageId }: ForwardedCall): Promise<MessageAnswer> => {
+  const local = ({ type, id, message, messageId, lane }: ForwardedCall): Promise<MessageAnswer> => {
     assertValidId(id);
-    return workers.get(registered.requireEntity(type), id).call(message, messageId);
+    const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
+    return workers.get(registered.requireEntity(type), id).call(message, delivery);
   };
   const cluster =
     config.cluster &&

@@ -1,6 +1,6 @@
 import type { CommitPlan } from '../core/commit-plan.js';
 import { entitySelf, type Registrations } from '../core/decide.js';
-import { type BatchAnswer, decideBatch } from '../core/decide-batch.js';
+import { type BatchAnswer, type BatchInput, decideBatch } from '../core/decide-batch.js';
 import type { Loaded } from '../core/fold.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
@@ -15,8 +15,22 @@ export type CallResult<S, R> =
   | { readonly ok: true; readonly state: S; readonly version: number; readonly position: string }
   | { readonly ok: false; readonly error: R };
 
-/** What a message led to: a call result, or, for a delivered message, a repeat the log had already handled. */
-export type MessageAnswer = CallResult<unknown, unknown> | { readonly ok: true; readonly duplicate: true };
+/**
+ * What a message led to: a call result; for a delivered message, also a repeat the log had already
+ * handled (`duplicate`), or not handled because an earlier message of its lane was not (`deferred`:
+ * it waits in the outbox for that one, so the lane stays in order).
+ */
+export type MessageAnswer =
+  | CallResult<unknown, unknown>
+  | { readonly ok: true; readonly duplicate: true }
+  | { readonly ok: false; readonly deferred: true };
+
+/** A message delivered from the outbox: its id, recorded with the events that handle it, and its lane. */
+export interface Delivery {
+  readonly messageId: string;
+  /** Messages of one lane are handled in order: one not handled holds back the rest that wait. */
+  readonly lane?: string;
+}
 
 /** Whether hints of appends (see `FreshCopies`) may have been missed since a mark was taken. */
 export interface HintMarks {
@@ -56,7 +70,7 @@ export interface WorkerRuntime {
 
 interface Pending {
   readonly message: unknown;
-  readonly messageId: string | undefined;
+  readonly delivery: Delivery | undefined;
   resolve(result: MessageAnswer): void;
   reject(error: unknown): void;
 }
@@ -130,12 +144,18 @@ export class EntityWorker {
     return this.#loaded !== undefined && version > this.#loaded.version;
   }
 
-  /** Queues a message; with a `messageId`, a message the log already handled is not handled again. */
-  call(message: unknown, messageId?: string): Promise<MessageAnswer> {
+  /**
+   * Queues a message; a delivered one (`delivery`) that the log already handled is not handled
+   * again. Messages queued in one turn of the event loop are decided together.
+   */
+  call(message: unknown, delivery?: Delivery): Promise<MessageAnswer> {
     this.#lastUsed = this.runtime.now();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, messageId, resolve, reject });
-      if (!this.#running) void this.#drain();
+      this.#queue.push({ message, delivery, resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        queueMicrotask(() => void this.#drain());
+      }
     });
   }
 
@@ -146,13 +166,13 @@ export class EntityWorker {
   }
 
   async #drain(): Promise<void> {
-    this.#running = true;
     while (this.#head < this.#queue.length) {
       const batch = this.#takeBatch();
       try {
         await this.#handle(batch);
       } catch (error) {
         for (const pending of batch) pending.reject(error);
+        this.#holdBackLanes(batch);
       }
     }
     this.#queue = [];
@@ -163,20 +183,46 @@ export class EntityWorker {
   }
 
   /**
-   * The messages waiting, up to the batch limit. A delivered message (with a message id) goes
-   * alone: its id is recorded with its events, and a repeat refuses the whole append.
+   * The messages waiting, up to the batch limit, calls and delivered messages alike (the ids of
+   * the delivered ones are recorded with the batch's events). A message id already in the batch
+   * (a row delivered again while its first delivery waits) is answered as the repeat it is.
    */
   #takeBatch(): Pending[] {
-    const first = this.#queue[this.#head++] as Pending;
-    const batch = [first];
-    if (first.messageId !== undefined) return batch;
+    const batch: Pending[] = [];
+    let ids: Set<string> | undefined;
     while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
-      const next = this.#queue[this.#head] as Pending;
-      if (next.messageId !== undefined) break;
+      const next = this.#queue[this.#head++] as Pending;
+      const id = next.delivery?.messageId;
+      if (id !== undefined) {
+        ids ??= new Set();
+        if (ids.has(id)) {
+          next.resolve({ ok: true, duplicate: true });
+          continue;
+        }
+        ids.add(id);
+      }
       batch.push(next);
-      this.#head++;
     }
     return batch;
+  }
+
+  /**
+   * A delivered message of these that was not handled holds back its lane: the messages of that
+   * lane still waiting here are answered `deferred`, so no later one is handled before it.
+   */
+  #holdBackLanes(notHandled: readonly Pending[]): void {
+    const lanes = new Set<string>();
+    for (const pending of notHandled) if (pending.delivery?.lane !== undefined) lanes.add(pending.delivery.lane);
+    if (lanes.size === 0) return;
+    const waiting: Pending[] = [];
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const pending = this.#queue[i] as Pending;
+      const lane = pending.delivery?.lane;
+      if (lane !== undefined && lanes.has(lane)) pending.resolve({ ok: false, deferred: true });
+      else waiting.push(pending);
+    }
+    this.#queue = waiting;
+    this.#head = 0;
   }
 
   /**
@@ -187,10 +233,9 @@ export class EntityWorker {
    * anyone else since it was read or committed (the store's change token says so), or confirmed
    * by a read now. A copy known to be behind (see `#behind`) reads the newer events before deciding.
    */
-  async #handle(batch: readonly Pending[]): Promise<void> {
+  async #handle(taken: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
-    const messages = batch.map((pending) => pending.message);
-    const messageId = batch.length === 1 ? batch[0]?.messageId : undefined;
+    let batch = taken;
     // True while `current` was read after the batch's messages arrived.
     let fresh = this.#loaded === undefined;
     let current = this.#loaded ?? (await this.#read());
@@ -200,19 +245,21 @@ export class EntityWorker {
     }
     for (let attempt = 0; ; attempt++) {
       const now = runtime.now();
-      const decided = decideBatch(definition, this.ref, this.#self, current, messages, runtime.registrations, now);
+      const inputs = batch.map(inputOf);
+      const decided = decideBatch(definition, this.ref, this.#self, current, inputs, runtime.registrations, now);
       if (decided.events.length === 0) {
-        if (fresh || this.#unchangedSince(this.#token)) return answer(batch, decided.answers, '');
+        if (fresh || this.#unchangedSince(this.#token)) return this.#answer(batch, decided.answers, '');
         // The copy may be stale (another system appended): confirm it, or catch up and decide again.
         const latest = await this.#read(current);
         fresh = true;
-        if (latest.version === current.version) return answer(batch, decided.answers, '');
+        if (latest.version === current.version) return this.#answer(batch, decided.answers, '');
         this.#giveUpAfter(attempt);
         current = latest;
         continue;
       }
 
       const { outbox, cancelTimers } = decided.plan;
+      const messageIds = handledIds(batch, decided.answers);
       const token = runtime.changeToken();
       const mark = runtime.hints?.mark();
       const result = await runtime.append({
@@ -222,25 +269,58 @@ export class EntityWorker {
         entityType: this.ref.type,
         ...(outbox.length > 0 ? { outbox } : {}),
         ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
-        ...(messageId === undefined ? {} : { messageId }),
+        ...(messageIds.length > 0 ? { messageIds } : {}),
       });
       if (result.ok) {
         this.#loaded = decided.after;
         this.#token = token;
         this.#mark = mark;
         runtime.committed(this, decided.plan, current.version, decided.after, result.position);
-        return answer(batch, decided.answers, result.position);
+        return this.#answer(batch, decided.answers, result.position);
       }
       // An inline projection failed on these events: nothing of the batch committed.
       if ('projectionFailed' in result) throw result.projectionFailed;
-      // The log already handled this message (delivered twice, or by two processes): skip it.
-      if ('duplicate' in result) return (batch[0] as Pending).resolve({ ok: true, duplicate: true });
+      if ('duplicate' in result) {
+        // The log already handled some of these messages (delivered twice, or by two processes):
+        // they are skipped, and the rest decided again.
+        const repeated = new Set(result.messageIds);
+        const rest = batch.filter((pending) => {
+          const id = pending.delivery?.messageId;
+          if (id === undefined || !repeated.has(id)) return true;
+          pending.resolve({ ok: true, duplicate: true });
+          return false;
+        });
+        if (rest.length === 0) return;
+        if (rest.length === batch.length) this.#giveUpAfter(attempt);
+        batch = rest;
+        continue;
+      }
       // Another worker appended first: its decisions stand. Read what it wrote and decide again.
       this.#giveUpAfter(attempt);
       await runtime.backoff(attempt);
       current = await this.#read(current);
       fresh = true;
     }
+  }
+
+  /**
+   * Answers each message of a batch once its events are committed at `position` (or there were
+   * none); a delivered message that was not handled holds back the rest of its lane.
+   */
+  #answer(batch: readonly Pending[], answers: readonly BatchAnswer[], position: string): void {
+    const notHandled: Pending[] = [];
+    batch.forEach((pending, i) => {
+      const given = answers[i] as BatchAnswer;
+      if ('fault' in given) {
+        pending.reject(given.fault);
+        notHandled.push(pending);
+      } else if ('deferred' in given) {
+        pending.resolve({ ok: false, deferred: true });
+      } else {
+        pending.resolve(given.ok ? { ok: true, state: given.state, version: given.version, position } : given);
+      }
+    });
+    this.#holdBackLanes(notHandled);
   }
 
   /** Reads the entity's state (all of it, or the events after `start`) and keeps it, with the token taken before. */
@@ -279,11 +359,19 @@ export class EntityWorker {
   }
 }
 
-/** Answers each caller of a batch once its events are committed at `position` (or there were none). */
-function answer(batch: readonly Pending[], answers: readonly BatchAnswer[], position: string): void {
+/** What `decideBatch` takes of a waiting message. */
+function inputOf(pending: Pending): BatchInput {
+  const lane = pending.delivery?.lane;
+  return lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+}
+
+/** The ids of the delivered messages of a batch whose events its append records (the accepted ones). */
+function handledIds(batch: readonly Pending[], answers: readonly BatchAnswer[]): string[] {
+  const ids: string[] = [];
   batch.forEach((pending, i) => {
+    const id = pending.delivery?.messageId;
     const given = answers[i] as BatchAnswer;
-    if ('fault' in given) pending.reject(given.fault);
-    else pending.resolve(given.ok ? { ok: true, state: given.state, version: given.version, position } : given);
+    if (id !== undefined && 'ok' in given && given.ok) ids.push(id);
   });
+  return ids;
 }

@@ -251,13 +251,18 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
       it('refuses an append whose message id the log already handled, and only that log', async () => {
         const store = await openNew();
         const [a, b] = [randomUUID(), randomUUID()];
-        const commit = (id: string, expectedVersion: number, messageId: string) =>
-          store.commit({ appends: [append(id, expectedVersion, ['"e"'], { messageId })], recordedAt: 0 });
+        const commit = (id: string, expectedVersion: number, ...messageIds: string[]) =>
+          store.commit({ appends: [append(id, expectedVersion, ['"e"'], { messageIds })], recordedAt: 0 });
         assert.deepEqual(outcomes(await commit(a, 0, 'm1')), [{ ok: true, version: 1 }]);
-        assert.deepEqual(outcomes(await commit(a, 1, 'm1')), [{ ok: false, duplicate: true }]);
+        assert.deepEqual(outcomes(await commit(a, 1, 'm1')), [{ ok: false, duplicate: true, messageIds: ['m1'] }]);
         assert.deepEqual(outcomes(await commit(b, 0, 'm1')), [{ ok: true, version: 1 }]);
-        assert.deepEqual(outcomes(await commit(a, 1, 'm2')), [{ ok: true, version: 2 }]);
-        assert.equal((await read(store, a)).length, 2);
+        assert.deepEqual(outcomes(await commit(a, 1, 'm2', 'm3')), [{ ok: true, version: 2 }]);
+        // Many ids in one append (a mailbox batch): refused when any was handled, naming those in order.
+        assert.deepEqual(outcomes(await commit(a, 2, 'm4', 'm3', 'm1')), [
+          { ok: false, duplicate: true, messageIds: ['m3', 'm1'] },
+        ]);
+        assert.deepEqual(outcomes(await commit(a, 2, 'm4')), [{ ok: true, version: 3 }]);
+        assert.equal((await read(store, a)).length, 3);
       });
     });
 
@@ -384,9 +389,11 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           [2],
         );
         // The first owner lost its lease: its outcome is ignored.
-        await first.settleOutbox((taken[0] as OutboxRecord).id, x.length ? 'p1' : 'p2', { done: true });
+        await first.settleOutbox(x.length ? 'p1' : 'p2', [
+          { id: (taken[0] as OutboxRecord).id, outcome: { done: true } },
+        ]);
         assert.ok((await first.outboxStats(1100)).inFlight >= 1);
-        await first.settleOutbox((taken[0] as OutboxRecord).id, 'p3', { done: true });
+        await first.settleOutbox('p3', [{ id: (taken[0] as OutboxRecord).id, outcome: { done: true } }]);
         assert.deepEqual(await claimFor(first, id, 10_000, 1000, 100, 'p4'), []);
       });
 
@@ -396,12 +403,12 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`)] });
         const claim = (now: number) => claimFor(store, id, now, 10);
         const [row] = await claim(100);
-        await store.settleOutbox((row as OutboxRecord).id, 'p', { retryAt: 500, error: 'boom' });
+        await store.settleOutbox('p', [{ id: (row as OutboxRecord).id, outcome: { retryAt: 500, error: 'boom' } }]);
         assert.deepEqual(await claim(499), []);
         const [again] = await claim(500);
         assert.equal(again?.attempts, 2);
         assert.equal(again?.lastError, 'boom');
-        await store.settleOutbox((again as OutboxRecord).id, 'p', { dead: true, error: 'gave up' });
+        await store.settleOutbox('p', [{ id: (again as OutboxRecord).id, outcome: { dead: true, error: 'gave up' } }]);
         assert.deepEqual(await claim(10_000), []);
         const dead = (await store.deadLetters(1000)).filter((r) => r.sourceId === id);
         assert.equal(dead.length, 1);
@@ -433,14 +440,137 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         const [first] = await claim(100);
         assert.equal(first?.idempotencyKey, `${id}:1`);
         assert.deepEqual(await claim(100), []);
-        await store.settleOutbox((first as OutboxRecord).id, 'p', { retryAt: 200, error: 'later' });
+        await store.settleOutbox('p', [{ id: (first as OutboxRecord).id, outcome: { retryAt: 200, error: 'later' } }]);
         assert.deepEqual(await claim(150), []); // the second waits for the first
         const [retried] = await claim(200);
         assert.equal(retried?.idempotencyKey, `${id}:1`);
-        await store.settleOutbox((retried as OutboxRecord).id, 'p', { dead: true, error: 'x' });
+        await store.settleOutbox('p', [{ id: (retried as OutboxRecord).id, outcome: { dead: true, error: 'x' } }]);
         assert.deepEqual(
           (await claim(200)).map((r) => r.idempotencyKey),
           [`${id}:2`],
+        );
+      });
+
+      const laneMessage = (id: string, n: number, extra: Partial<OutboxWrite> = {}): OutboxWrite => ({
+        ...effectRow(`${id}:${n}`),
+        kind: 'message',
+        name: 'Target',
+        targetId: 't',
+        orderKey: `m:${id}`,
+        ...extra,
+      });
+      const keys = (rows: readonly OutboxRecord[]) => rows.map((r) => r.idempotencyKey);
+
+      it('claims the waiting rows of a lane with its first one, in order, up to the limit', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [1, 2, 3].map((n) => laneMessage(id, n)) });
+        await appendWith(store, id, 1, { outbox: [4, 5].map((n) => laneMessage(id, n)) });
+        const two = await claimFor(store, id, 100, 1000, 2);
+        assert.deepEqual(keys(two), [`${id}:1`, `${id}:2`]);
+        assert.deepEqual(await claimFor(store, id, 100), []); // the rest wait behind rows in delivery
+        await store.settleOutbox('p', [
+          { id: (two[0] as OutboxRecord).id, outcome: { done: true } },
+          { id: (two[1] as OutboxRecord).id, outcome: { released: true } },
+        ]);
+        const rest = await claimFor(store, id, 100);
+        assert.deepEqual(
+          keys(rest),
+          [2, 3, 4, 5].map((n) => `${id}:${n}`),
+        );
+        // Released: back as it was, its attempt not counted.
+        assert.deepEqual(
+          rest.map((r) => r.attempts),
+          [1, 1, 1, 1],
+        );
+      });
+
+      it('settles many rows in one call, each only if the owner still holds it, and frees the next row of each lane', async () => {
+        const store = await openNew();
+        const [id, other] = [randomUUID(), randomUUID()];
+        await appendWith(store, id, 0, { outbox: [effectRow(`${id}:a`), effectRow(`${id}:b`), effectRow(`${id}:c`)] });
+        const [a, b, c] = await claimFor(store, id, 100);
+        await appendWith(store, other, 0, { outbox: [1, 2].map((n) => laneMessage(other, n)) });
+        const [first, second] = await claimFor(store, other, 100);
+        await store.settleOutbox('p', [
+          { id: (a as OutboxRecord).id, outcome: { done: true } },
+          { id: (b as OutboxRecord).id, outcome: { retryAt: 300, error: 'x' } },
+          { id: (c as OutboxRecord).id, outcome: { dead: true, error: 'y' } },
+          { id: (first as OutboxRecord).id, outcome: { dead: true, error: 'z' } },
+          { id: (second as OutboxRecord).id, outcome: { released: true } },
+        ]);
+        await store.settleOutbox('someone else', [{ id: (b as OutboxRecord).id, outcome: { done: true } }]);
+        // The lane's first row is dead: the next one goes.
+        assert.deepEqual(keys(await claimFor(store, other, 100)), [`${other}:2`]);
+        assert.deepEqual(keys(await claimFor(store, id, 299)), []);
+        assert.deepEqual(keys(await claimFor(store, id, 300)), [`${id}:b`]);
+        assert.deepEqual(
+          (await store.deadLetters(10_000))
+            .filter((r) => r.sourceId === id || r.sourceId === other)
+            .map((r) => r.lastError),
+          ['y', 'z'],
+        );
+      });
+
+      it('starts an effect once the effects before it of its lane have started, not ended', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const effect = (n: number) => effectRow(`${id}:${n}`, { orderKey: `e:${id}` });
+        await appendWith(store, id, 0, { outbox: [effect(1), effect(2)] });
+        const [one] = await claimFor(store, id, 100, 1000, 1);
+        assert.equal(one?.idempotencyKey, `${id}:1`);
+        assert.deepEqual(await claimFor(store, id, 100), []);
+        await store.settleOutbox('p', [{ id: (one as OutboxRecord).id, outcome: { retryAt: 500, error: 'x' } }]);
+        assert.deepEqual(keys(await claimFor(store, id, 100)), [`${id}:2`]); // the first started once
+        // Written behind started effects: free at once.
+        await appendWith(store, id, 1, { outbox: [effect(3)] });
+        assert.deepEqual(keys(await claimFor(store, id, 100)), [`${id}:3`]);
+        assert.deepEqual(keys(await claimFor(store, id, 500)), [`${id}:1`]);
+      });
+
+      it('is not woken by rows waiting behind others of their lane', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        await appendWith(store, id, 0, { outbox: [laneMessage(id, 1), laneMessage(id, 2, { dueAt: 200 })] });
+        const [head] = await claimFor(store, id, 100, 500, 1);
+        assert.equal(head?.idempotencyKey, `${id}:1`);
+        assert.equal(await store.nextDueAt(100), 600);
+        await store.settleOutbox('p', [{ id: (head as OutboxRecord).id, outcome: { done: true } }]);
+        assert.equal(await store.nextDueAt(100), 200);
+      });
+
+      it('delivers every row of a lane in order while its source appends and a deliverer settles at once', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        const total = 300;
+        const delivered: string[] = [];
+        let written = false;
+        const write = async () => {
+          for (let n = 0; n < total; n++) await appendWith(store, id, n, { outbox: [laneMessage(id, n)] });
+          written = true;
+        };
+        const deliver = async () => {
+          let idle = 0;
+          for (let round = 0; idle < 3; round++) {
+            const rows = await claimFor(store, id, 100, 60_000, 7);
+            idle = written && rows.length === 0 ? idle + 1 : 0;
+            if (rows.length === 0) await new Promise((resolve) => setImmediate(resolve));
+            // Settled in one call; every other round the last of two or more is released (it must
+            // come again, in order), else the lane is emptied while its source writes to it.
+            const released = round % 2 === 0 && rows.length > 1 ? rows[rows.length - 1] : undefined;
+            delivered.push(...keys(released ? rows.slice(0, -1) : rows));
+            await store.settleOutbox('p', [
+              ...rows.map((r) => ({
+                id: r.id,
+                outcome: r === released ? { released: true as const } : { done: true as const },
+              })),
+            ]);
+          }
+        };
+        await Promise.all([write(), deliver()]);
+        assert.deepEqual(
+          delivered,
+          Array.from({ length: total }, (_, k) => `${id}:${k}`),
         );
       });
 
@@ -506,13 +636,13 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           outbox: [effectRow(`${id}:a`), effectRow(`${id}:b`), { ...effectRow(`${id}:t`), timer: true, dueAt: 900 }],
         });
         const [a, b] = await claimFor(store, id, 100, 50);
-        await store.settleOutbox((b as OutboxRecord).id, 'p', { retryAt: 300, error: 'x' });
+        await store.settleOutbox('p', [{ id: (b as OutboxRecord).id, outcome: { retryAt: 300, error: 'x' } }]);
         const after = await store.outboxStats(100);
         assert.equal(after.depth - before.depth, 2);
         assert.equal(after.inFlight - before.inFlight, 1);
         assert.equal(after.retrying - before.retrying, 1);
         assert.equal(after.pendingTimers - before.pendingTimers, 1);
-        await store.settleOutbox((a as OutboxRecord).id, 'p', { dead: true, error: 'y' });
+        await store.settleOutbox('p', [{ id: (a as OutboxRecord).id, outcome: { dead: true, error: 'y' } }]);
         assert.equal((await store.outboxStats(100)).deadLetters - before.deadLetters, 1);
       });
     });

@@ -37,6 +37,7 @@ export type {
   Outbox,
   OutboxOutcome,
   OutboxRecord,
+  OutboxSettlement,
   OutboxStats,
   OutboxWrite,
   PartitionClaim,

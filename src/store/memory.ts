@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import { memoryMembership } from './memory-membership.js';
-import { claimableAt, isClaimable, isHeldBack, outboxStats } from './outbox-rules.js';
+import { claimedRows, freedInLane, lookAgainAt, outboxStats, writtenHeld } from './outbox-rules.js';
 import type {
   AppendResult,
   Checkpoint,
@@ -18,6 +18,7 @@ import { SharedLifecycle } from './shared-lifecycle.js';
 interface Row extends OutboxRecord {
   leaseOwner: string | null;
   leaseUntil: number;
+  held: boolean;
 }
 
 interface CheckpointRow {
@@ -61,7 +62,8 @@ export function memoryStore(): Store {
       return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: log.length } };
     }
     const handled = processed.get(append.streamId);
-    if (append.messageId !== undefined && handled?.has(append.messageId)) return { ok: false, duplicate: true };
+    const repeated = handled ? (append.messageIds ?? []).filter((id) => handled.has(id)) : [];
+    if (repeated.length > 0) return { ok: false, duplicate: true, messageIds: repeated };
 
     for (const data of append.events) {
       const event = { version: log.length + 1, data, recordedAt, position: positionOf(feed.length + 1) };
@@ -71,7 +73,11 @@ export function memoryStore(): Store {
       feedTypes.push(append.entityType);
     }
     logs.set(append.streamId, log);
-    if (append.messageId !== undefined) processed.set(append.streamId, (handled ?? new Set()).add(append.messageId));
+    if (append.messageIds?.length) {
+      const ids = handled ?? new Set<string>();
+      for (const id of append.messageIds) ids.add(id);
+      processed.set(append.streamId, ids);
+    }
     for (const { targetId, key } of append.cancelTimers ?? []) {
       for (const [id, row] of outbox) {
         if (row.status === 'pending' && row.targetId === targetId && row.timerKey === key) outbox.delete(id);
@@ -79,9 +85,11 @@ export function memoryStore(): Store {
     }
     for (const write of append.outbox ?? []) {
       const id = String(nextOutboxId++);
+      const lane = write.orderKey === null ? [] : laneOf(write.orderKey);
       outbox.set(id, {
         ...write,
         id,
+        held: write.orderKey !== null && writtenHeld(write.kind, lane[lane.length - 1]),
         sourceType: append.entityType,
         sourceId: append.streamId,
         attempts: 0,
@@ -101,7 +109,9 @@ export function memoryStore(): Store {
   }
 
   const pending = () => [...outbox.values()].filter((row) => row.status === 'pending');
-  const publish = ({ leaseOwner: _owner, leaseUntil: _until, ...record }: Row): OutboxRecord => record;
+  /** A lane's pending rows in id order (rows are kept in id order). */
+  const laneOf = (orderKey: string) => pending().filter((row) => row.orderKey === orderKey);
+  const publish = ({ leaseOwner: _owner, leaseUntil: _until, held: _held, ...record }: Row): OutboxRecord => record;
   const readFrom = (streamId: string, fromVersion: number, limit: number) => {
     const start = Math.max(fromVersion, 1) - 1;
     return (logs.get(streamId) ?? []).slice(start, start + limit);
@@ -211,29 +221,33 @@ export function memoryStore(): Store {
     },
 
     async claimOutbox({ owner, now, leaseMs, limit }) {
-      const rows = pending().sort((a, b) => Number(a.id) - Number(b.id));
-      const claimed: OutboxRecord[] = [];
-      for (const row of rows) {
-        if (claimed.length >= limit) break;
-        if (!isClaimable(row, now) || isHeldBack(row, rows)) continue;
+      return claimedRows(pending(), now, limit).map((row) => {
         row.leaseOwner = owner;
         row.leaseUntil = now + leaseMs;
         (row as { attempts: number }).attempts++;
-        claimed.push(publish(row));
-      }
-      return claimed;
+        return publish(row);
+      });
     },
 
-    async settleOutbox(id, owner, outcome) {
-      const row = outbox.get(id);
-      if (!row || row.leaseOwner !== owner || row.status !== 'pending') return;
-      if ('done' in outcome) {
-        outbox.delete(id);
-        return;
+    async settleOutbox(owner, settlements) {
+      const lanes = new Set<string>();
+      for (const { id, outcome } of settlements) {
+        const row = outbox.get(id);
+        if (!row || row.leaseOwner !== owner || row.status !== 'pending') continue;
+        if (row.orderKey !== null) lanes.add(row.orderKey);
+        if ('done' in outcome) outbox.delete(id);
+        else if ('released' in outcome)
+          Object.assign(row, { leaseOwner: null, leaseUntil: 0, attempts: row.attempts - 1 });
+        else {
+          Object.assign(row, { lastError: outcome.error, leaseOwner: null, leaseUntil: 0 });
+          if ('dead' in outcome) Object.assign(row, { status: 'dead' });
+          else Object.assign(row, { dueAt: outcome.retryAt });
+        }
       }
-      Object.assign(row, { lastError: outcome.error, leaseOwner: null, leaseUntil: 0 });
-      if ('dead' in outcome) Object.assign(row, { status: 'dead' });
-      else Object.assign(row, { dueAt: outcome.retryAt });
+      for (const lane of lanes) {
+        const freed = freedInLane(laneOf(lane));
+        if (freed) freed.held = false;
+      }
     },
 
     async deadLetters(limit) {
@@ -247,15 +261,16 @@ export function memoryStore(): Store {
     async retryDeadLetter(id, now) {
       const row = outbox.get(id);
       if (row?.status !== 'dead') return false;
-      Object.assign(row, { status: 'pending', attempts: 0, dueAt: now, leaseOwner: null, leaseUntil: 0 });
+      // A dead letter retried is not held: it goes as soon as it is due.
+      Object.assign(row, { status: 'pending', attempts: 0, dueAt: now, leaseOwner: null, leaseUntil: 0, held: false });
       return true;
     },
 
     async nextDueAt(after) {
-      const times = pending()
-        .map(claimableAt)
-        .filter((at) => at > after);
-      return times.length === 0 ? undefined : Math.min(...times);
+      return lookAgainAt(
+        pending().filter((row) => !row.held),
+        after,
+      );
     },
 
     async outboxStats(now) {

@@ -9,29 +9,91 @@ interface Leased {
   readonly leaseUntil: number;
 }
 
+/** A row as the lane rules see it. */
+interface LaneRow {
+  readonly id: string;
+  readonly kind: OutboxRecord['kind'];
+  readonly attempts: number;
+  readonly held: boolean;
+}
+
 /** Due and not held by a live lease. */
 export function isClaimable(row: OutboxRecord & Leased, now: number): boolean {
   return row.status === 'pending' && row.dueAt <= now && row.leaseUntil <= now;
 }
 
 /**
- * Held back by an earlier pending row with the same order key: a message waits for every earlier
- * row to be delivered or dead; an effect waits until every earlier row was started at least once.
+ * The lane rule: a message waits for every earlier pending row of its order key (until each is
+ * delivered or dead); an effect waits for the earlier ones not yet started at least once.
  */
-export function isHeldBack(row: OutboxRecord, pending: readonly OutboxRecord[]): boolean {
-  if (row.orderKey === null) return false;
-  return pending.some(
-    (earlier) =>
-      earlier.orderKey === row.orderKey &&
-      Number(earlier.id) < Number(row.id) &&
-      earlier.status === 'pending' &&
-      (row.kind === 'message' || earlier.attempts === 0),
-  );
+export function holdsBack(earlier: LaneRow, kind: OutboxRecord['kind']): boolean {
+  return kind === 'message' || earlier.held || earlier.attempts === 0;
 }
 
-/** When a row next becomes claimable: its due time, or the end of its lease. */
-export function claimableAt(row: Leased & { readonly dueAt: number }): number {
-  return Math.max(row.dueAt, row.leaseUntil);
+/**
+ * Whether a row written now starts held: its lane's last pending row holds it back. (Started
+ * rows of a lane are always its first ones, so the last row tells for the lane.)
+ */
+export function writtenHeld(kind: OutboxRecord['kind'], lastPending: LaneRow | undefined): boolean {
+  return lastPending !== undefined && holdsBack(lastPending, kind);
+}
+
+/**
+ * After settling rows of a lane: its first held pending row goes free unless a pending row before
+ * it that is not held holds it back. `lane`: the lane's pending rows in id order.
+ */
+export function freedInLane<R extends LaneRow>(lane: readonly R[]): R | undefined {
+  const first = lane.find((row) => row.held);
+  if (!first) return undefined;
+  const blocked = lane.some((row) => !row.held && Number(row.id) < Number(first.id) && holdsBack(row, first.kind));
+  return blocked ? undefined : first;
+}
+
+/**
+ * The rows a claim takes (see `Outbox.claimOutbox`), from the pending rows in id order: rows not
+ * held, claimable, by due time then id; after each with an order key, the held rows of its lane
+ * that follow it while they are due and not leased. At most `limit`.
+ */
+export function claimedRows<R extends LaneRow & OutboxRecord & Leased>(
+  pending: readonly R[],
+  now: number,
+  limit: number,
+): R[] {
+  const lanes = new Map<string, R[]>();
+  for (const row of pending) {
+    if (row.orderKey === null) continue;
+    const lane = lanes.get(row.orderKey);
+    if (lane) lane.push(row);
+    else lanes.set(row.orderKey, [row]);
+  }
+  const heads = pending
+    .filter((row) => !row.held && isClaimable(row, now))
+    .sort((a, b) => a.dueAt - b.dueAt || Number(a.id) - Number(b.id));
+  const taken: R[] = [];
+  for (const head of heads) {
+    if (taken.length >= limit) break;
+    taken.push(head);
+    const lane = head.orderKey === null ? [] : (lanes.get(head.orderKey) as R[]);
+    for (let i = lane.indexOf(head) + 1; i < lane.length && taken.length < limit; i++) {
+      const next = lane[i] as R;
+      if (!next.held || !isClaimable(next, now)) break;
+      taken.push(next);
+    }
+  }
+  return taken.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/**
+ * When a deliverer that found nothing at `after` looks again (see `Outbox.nextDueAt`): the earliest
+ * due time or lease end later than `after` among these rows (pending and not held). A row leased
+ * past its due time may wake it early; that costs one empty pass, never a late delivery.
+ */
+export function lookAgainAt(rows: readonly (Leased & { readonly dueAt: number })[], after: number): number | undefined {
+  let next: number | undefined;
+  for (const { dueAt, leaseUntil } of rows) {
+    for (const at of [dueAt, leaseUntil]) if (at > after && (next === undefined || at < next)) next = at;
+  }
+  return next;
 }
 
 export function outboxStats(rows: readonly (OutboxRecord & Leased)[], now: number): OutboxStats {

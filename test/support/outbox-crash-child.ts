@@ -110,13 +110,14 @@ async function main(): Promise<void> {
     ...store,
     // The first outcome recorded, in kill-before-settle mode: the effect's when there is no message
     // (the effect is then still in progress), else the message's, after the target committed it.
-    async settleOutbox(id, owner, outcome) {
+    async settleOutbox(owner, settlements) {
       if (mode === 'kill-before-settle') {
         await ackWritten;
+        const outcome = settlements[0]?.outcome ?? { done: true };
         writeLine(1, `settling ${'done' in outcome ? 'done' : 'failed'}\n`);
         process.kill(process.pid, 'SIGKILL');
       }
-      return store.settleOutbox(id, owner, outcome);
+      return store.settleOutbox(owner, settlements);
     },
   };
   const system = createSystem({

@@ -24,7 +24,8 @@ const registrations: Registrations = { effect: (name) => (name === 'Mail' ? Mail
 const ref = { type: 'Till', id: 't1' };
 
 function decide(messages: readonly unknown[], start = { state: initialState(Till), version: 7 }) {
-  return decideBatch(Till, ref, entitySelf('Till', 't1'), start, messages, registrations, 1_000);
+  const inputs = messages.map((message) => ({ message }));
+  return decideBatch(Till, ref, entitySelf('Till', 't1'), start, inputs, registrations, 1_000);
 }
 
 describe('decideBatch', () => {
@@ -52,6 +53,33 @@ describe('decideBatch', () => {
     expect(decided.answers[3]).toEqual({ ok: false, error: { short: 3 } });
     expect(decided.events).toEqual(['{"delta":2}']);
     expect(decided.after).toEqual({ state: { cash: 2 }, version: 8 });
+  });
+
+  it('does not decide the later messages of a lane whose message threw; other lanes go on', () => {
+    const inputs = [
+      { message: { add: 1 }, lane: 'a' },
+      { message: { type: 'Break' }, lane: 'a' },
+      { message: { add: 2 }, lane: 'b' },
+      { message: { add: 4 }, lane: 'a' },
+      { message: { add: 8 } },
+    ];
+    const decided = decideBatch(
+      Till,
+      ref,
+      entitySelf('Till', 't1'),
+      { state: { cash: 0 }, version: 0 },
+      inputs,
+      registrations,
+      1,
+    );
+    expect(decided.answers.map((a) => ('fault' in a ? 'fault' : 'deferred' in a ? 'deferred' : a.ok))).toEqual([
+      true,
+      'fault',
+      true,
+      'deferred',
+      true,
+    ]);
+    expect(decided.after).toEqual({ state: { cash: 11 }, version: 3 });
   });
 
   it('records nothing when no message is accepted: the state and version stay', () => {

@@ -25,10 +25,11 @@ export interface StreamAppend {
    */
   readonly cancelTimers?: readonly TimerKey[];
   /**
-   * The id of the message these events handle. Recorded in the same transaction; an append whose
-   * log already recorded it is refused as a duplicate, so a message is handled once.
+   * The ids of the delivered messages these events handle (a mailbox batch may handle several).
+   * Recorded in the same transaction; an append whose log already recorded any of them is refused
+   * as a duplicate, naming those ids in the append's order, so a message is handled once.
    */
-  readonly messageId?: string;
+  readonly messageIds?: readonly string[];
 }
 
 /** Where an event just written landed: what an inline projection's statements are made from. */
@@ -59,7 +60,7 @@ export interface CommitRequest {
 export type AppendResult =
   | { readonly ok: true; readonly version: number; readonly position: string }
   | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } }
-  | { readonly ok: false; readonly duplicate: true };
+  | { readonly ok: false; readonly duplicate: true; readonly messageIds: readonly string[] };
 
 /** An event as stored. */
 export interface StoredEvent {
@@ -92,8 +93,8 @@ export interface LogStart {
 
 export interface EventLog {
   /**
-   * Commits every append whose expected version matches (and whose message id its log has not
-   * handled), all in one transaction, applied in the order given, and answers one result per
+   * Commits every append whose expected version matches (and none of whose message ids its log
+   * has handled), all in one transaction, applied in the order given, and answers one result per
    * append, in order. Rejects, committing nothing, when the store fails. The runtime gives the
    * appends in stream-id order, at most one per log.
    */

@@ -52,6 +52,7 @@ export type {
   Outbox,
   OutboxOutcome,
   OutboxRecord,
+  OutboxSettlement,
   OutboxStats,
   OutboxWrite,
   TimerKey,

@@ -1,8 +1,13 @@
 /**
  * The outbox part of the storage port: rows written by appends (at-least-once effects, messages,
  * timers), leased to one deliverer at a time, settled, dead-lettered. The rules the stores share
- * (which row is claimable, which is held back) are written once in `store/outbox-rules.ts`.
- * Times are whole milliseconds since the epoch.
+ * (which row is held back, which rows a claim takes, when a held row goes free) are written once in
+ * `store/outbox-rules.ts`. Times are whole milliseconds since the epoch.
+ *
+ * Rows with one order key form a lane. A row is written *held* when its lane has a row it must wait
+ * for; a claim looks only at rows that are not held (so its cost does not grow with the rows
+ * waiting behind them) and takes, after each, the held rows of its lane that follow it; settling a
+ * lane's rows frees the next held one once nothing before it holds it back.
  */
 
 /** Names a keyed timer: one per target and key. */
@@ -55,7 +60,18 @@ export interface OutboxRecord extends OutboxWrite {
 export type OutboxOutcome =
   | { readonly done: true }
   | { readonly retryAt: number; readonly error: string }
-  | { readonly dead: true; readonly error: string };
+  | { readonly dead: true; readonly error: string }
+  /**
+   * Not attempted after all (an earlier row of its lane was not delivered): back in the outbox as
+   * it was before the claim, its attempt not counted.
+   */
+  | { readonly released: true };
+
+/** The outcome of one claimed row. */
+export interface OutboxSettlement {
+  readonly id: string;
+  readonly outcome: OutboxOutcome;
+}
 
 /** The backlog, for operators. */
 export interface OutboxStats {
@@ -81,20 +97,27 @@ export interface ClaimRequest {
 
 export interface Outbox {
   /**
-   * Leases up to `limit` rows that are due, not leased by a live lease, and not held back by an
-   * earlier row with the same order key, in id order; counts an attempt on each. Rows leased by a
-   * process that died become claimable once their lease has passed.
+   * Leases up to `limit` rows and counts an attempt on each: rows that are not held, due, and not
+   * leased by a live lease, by due time then id; after each one with an order key, the held rows of
+   * that order key that follow it, in id order, as long as they are due and not leased (a lane's
+   * rows come in one claim). Rows leased by a process that died become claimable once their lease
+   * has passed. Answers the rows in id order.
    */
   claimOutbox(request: ClaimRequest): Promise<readonly OutboxRecord[]>;
-  /** Records the outcome of a claimed row; ignored unless `owner` still holds its lease. */
-  settleOutbox(id: string, owner: string, outcome: OutboxOutcome): Promise<void>;
+  /**
+   * Records the outcomes of claimed rows, all in one transaction; each is ignored unless `owner`
+   * still holds that row's lease. Then frees the next held row of each lane it touched, once no
+   * row before it holds it back.
+   */
+  settleOutbox(owner: string, settlements: readonly OutboxSettlement[]): Promise<void>;
   /** Dead letters, oldest first. */
   deadLetters(limit: number): Promise<readonly OutboxRecord[]>;
   /** Puts a dead letter back as a fresh pending row, due at `now`. False when there is no such dead letter. */
   retryDeadLetter(id: string, now: number): Promise<boolean>;
   /**
-   * The earliest time later than `after` at which a pending row falls due or its lease ends, if
-   * any: when a deliverer that found nothing to claim at `after` should look again.
+   * The earliest time later than `after` at which a pending row that is not held falls due or its
+   * lease ends, if any: when a deliverer that found nothing to claim at `after` should look again.
+   * (A row leased past its due time counts at both: an early look finds nothing, which is harmless.)
    */
   nextDueAt(after: number): Promise<number | undefined>;
   outboxStats(now: number): Promise<OutboxStats>;

@@ -1,14 +1,17 @@
 import { appendsChannel } from './append-hints.js';
+import { laneLocks } from './outbox-functions.js';
 import { positionSql } from './positions.js';
 
 /**
  * The `commit_batch` function: a whole group commit in one round trip. Each append checks its
- * expected version (and message id) on its stream's row, then writes its events (with the entity
- * type and the transaction's id, for the feed), its processed message id, deletes the timers it
+ * expected version (and message ids) on its stream's row, then writes its events (with the entity
+ * type and the transaction's id, for the feed), its processed message ids, deletes the timers it
  * cancels and inserts its outbox rows, or writes nothing. It answers the position of the last event
  * an append wrote (of every event, for inline projections). Callers pass appends sorted by stream id, so concurrent batches lock rows in one order.
  * It also notifies the schema's appends channel of each append written, `[id, version]` pairs as
  * JSON in payloads under 8,000 bytes, delivered only if the transaction commits (see append-hints.ts).
+ * Before anything else it takes the lanes' locks of the outbox rows it writes (shared: see
+ * outbox-functions.ts), so whether a row starts held is read after any settle of its lane.
  *
  * A change to this function is a new migration in schema.ts that runs it again (it is `CREATE OR
  * REPLACE`), so databases made before the change get it too.
@@ -16,36 +19,45 @@ import { positionSql } from './positions.js';
 export const commitBatchFunction = (s: string) => `
     CREATE OR REPLACE FUNCTION ${s}.commit_batch(
       p_ids text[], p_expected int[], p_counts int[], p_events text[], p_recorded_at float8,
-      p_message_ids text[], p_types text[], p_extras jsonb, p_all_positions boolean
-    ) RETURNS TABLE (r_index int, r_outcome text, r_version int, r_positions text[])
+      p_message_ids text[], p_message_counts int[], p_types text[], p_extras jsonb, p_all_positions boolean
+    ) RETURNS TABLE (r_index int, r_outcome text, r_version int, r_positions text[], r_duplicates text[])
     LANGUAGE plpgsql AS $$
     DECLARE
       tx bigint;
       sequence regclass;
       i int;
       first int := 0;
+      first_message int := 0;
       n int;
       expected int;
-      message text;
+      messages text[];
       written boolean;
       extra jsonb;
       hints text := '';
     BEGIN
+      ${laneLocks(
+        s,
+        'shared',
+        `SELECT r.order_key FROM jsonb_array_elements(coalesce(p_extras, '[]')) AS e
+        CROSS JOIN LATERAL jsonb_to_recordset(CASE WHEN jsonb_typeof(e -> 'outbox') = 'array' THEN e -> 'outbox' ELSE '[]' END)
+          AS r(order_key text)`,
+      )}
       FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
         n := p_counts[i];
         expected := p_expected[i];
-        message := p_message_ids[i];
+        messages := p_message_ids[first_message + 1 : first_message + p_message_counts[i]];
         IF expected = 0 THEN
           INSERT INTO ${s}.streams AS st (id, version) VALUES (p_ids[i], n) ON CONFLICT (id) DO NOTHING;
         ELSE
           UPDATE ${s}.streams AS st SET version = expected + n
           WHERE st.id = p_ids[i] AND st.version = expected
-            AND (message IS NULL OR NOT EXISTS (
-              SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = message));
+            AND (p_message_counts[i] = 0 OR NOT EXISTS (
+              SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = ANY (messages)));
         END IF;
         written := FOUND;
         r_index := i;
         r_positions := NULL;
+        r_duplicates := NULL;
         IF written THEN
           tx := coalesce(tx, pg_current_xact_id()::text::bigint);
           IF p_all_positions AND n > 1 THEN
@@ -66,20 +78,34 @@ export const commitBatchFunction = (s: string) => `
             sequence := coalesce(sequence, pg_get_serial_sequence('${s.replaceAll("'", "''")}.events', 'seq')::regclass);
             r_positions := ARRAY[${positionSql('tx', 'currval(sequence)')}];
           END IF;
-          IF message IS NOT NULL THEN
-            INSERT INTO ${s}.processed (stream_id, message_id) VALUES (p_ids[i], message);
+          IF p_message_counts[i] > 0 THEN
+            INSERT INTO ${s}.processed (stream_id, message_id) SELECT p_ids[i], unnest(messages);
           END IF;
           extra := p_extras -> (i - 1);
           IF extra IS NOT NULL AND jsonb_typeof(extra) = 'object' THEN
-            DELETE FROM ${s}.outbox o
-            USING jsonb_to_recordset(extra -> 'timers') AS k(target_id text, key text)
-            WHERE o.status = 'pending' AND o.target_id = k.target_id AND o.timer_key = k.key;
+            -- Locked in id order, as settle_outbox locks rows, so the two never wait on each other in a cycle.
+            DELETE FROM ${s}.outbox o WHERE o.id IN (
+              SELECT c.id FROM ${s}.outbox c
+              JOIN jsonb_to_recordset(extra -> 'timers') AS k(target_id text, key text)
+                ON c.target_id = k.target_id AND c.timer_key = k.key
+              WHERE c.status = 'pending' ORDER BY c.id FOR UPDATE OF c);
+            -- A row starts held when its lane's last pending row holds it back (see writtenHeld in
+            -- outbox-rules.ts), or when an earlier row of this append in its lane is new.
             INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
-              order_key, source_type, source_id, source_version)
+              order_key, source_type, source_id, source_version, held)
             SELECT r.kind, r.name, r.target_id, r.payload, r.idempotency_key, r.due_at, r.timer, r.timer_key,
-              r.order_key, p_types[i], p_ids[i], r.source_version
-            FROM jsonb_to_recordset(extra -> 'outbox') AS r(kind text, name text, target_id text, payload text,
-              idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text, source_version int);
+              r.order_key, p_types[i], p_ids[i], r.source_version,
+              r.order_key IS NOT NULL AND (r.lane_index > 1 OR coalesce((
+                SELECT r.kind = 'message' OR t.held OR t.attempts = 0 FROM ${s}.outbox t
+                WHERE t.order_key = r.order_key AND t.status = 'pending' ORDER BY t.id DESC LIMIT 1), false))
+            FROM (
+              SELECT w.*, row_number() OVER (PARTITION BY w.order_key ORDER BY w.n) AS lane_index
+              FROM ROWS FROM (jsonb_to_recordset(extra -> 'outbox') AS (kind text, name text, target_id text,
+                payload text, idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text,
+                source_version int)) WITH ORDINALITY AS w(kind, name, target_id, payload, idempotency_key, due_at,
+                timer, timer_key, order_key, source_version, n)
+            ) r
+            ORDER BY r.n;
           END IF;
           r_outcome := 'ok';
           r_version := expected + n;
@@ -91,13 +117,15 @@ export const commitBatchFunction = (s: string) => `
           END IF;
         ELSE
           SELECT coalesce((SELECT st.version FROM ${s}.streams st WHERE st.id = p_ids[i]), 0) INTO r_version;
-          r_outcome := CASE
-            WHEN message IS NOT NULL AND EXISTS (
-              SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = message)
-            THEN 'duplicate' ELSE 'conflict' END;
+          IF p_message_counts[i] > 0 THEN
+            SELECT array_agg(m.id ORDER BY m.n) INTO r_duplicates FROM unnest(messages) WITH ORDINALITY AS m(id, n)
+            WHERE EXISTS (SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = m.id);
+          END IF;
+          r_outcome := CASE WHEN r_duplicates IS NOT NULL THEN 'duplicate' ELSE 'conflict' END;
         END IF;
         RETURN NEXT;
         first := first + n;
+        first_message := first_message + p_message_counts[i];
       END LOOP;
       IF hints <> '' THEN
         PERFORM pg_notify('${appendsChannel(s)}', '[' || hints || ']');

@@ -288,11 +288,20 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       return rows.map(outboxRecord).sort((a, b) => Number(a.id) - Number(b.id));
     },
 
-    async settleOutbox(id, owner, outcome) {
-      const { done, retry, dead } = sql.settleOutbox;
-      if ('done' in outcome) await query({ ...done, values: [id, owner] });
-      else if ('dead' in outcome) await query({ ...dead, values: [id, owner, outcome.error] });
-      else await query({ ...retry, values: [id, owner, outcome.retryAt, outcome.error] });
+    async settleOutbox(owner, settlements) {
+      const settled = settlements.filter(({ id }) => /^\d+$/.test(id));
+      if (settled.length === 0) return;
+      const outcomes = settled.map(({ outcome }) => outcome);
+      await query({
+        ...sql.settleOutbox,
+        values: [
+          owner,
+          settled.map(({ id }) => id),
+          outcomes.map((o) => ('done' in o ? 'done' : 'released' in o ? 'released' : 'dead' in o ? 'dead' : 'retry')),
+          outcomes.map((o) => ('retryAt' in o ? o.retryAt : null)),
+          outcomes.map((o) => ('error' in o ? o.error : null)),
+        ],
+      });
     },
 
     async deadLetters(limit) {
@@ -373,7 +382,8 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         appends.map((a) => a.events.length),
         appends.flatMap((a) => a.events),
         request.recordedAt,
-        appends.map((a) => a.messageId ?? null),
+        appends.flatMap((a) => a.messageIds ?? []),
+        appends.map((a) => a.messageIds?.length ?? 0),
         appends.map((a) => a.entityType),
         hasExtras ? JSON.stringify(appends.map(extrasOf)) : null,
         request.project !== undefined,
@@ -387,6 +397,7 @@ interface CommitRow {
   outcome: 'ok' | 'conflict' | 'duplicate';
   version: number;
   positions: string[];
+  duplicates: string[] | null;
 }
 
 function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): AppendResult[] {
@@ -397,7 +408,7 @@ function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): Appe
       row.outcome === 'ok'
         ? { ok: true, version: row.version, position: row.positions[row.positions.length - 1] as string }
         : row.outcome === 'duplicate'
-          ? { ok: false, duplicate: true }
+          ? { ok: false, duplicate: true, messageIds: row.duplicates ?? [] }
           : { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: row.version } };
   }
   return results;

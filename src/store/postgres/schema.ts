@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { commitBatchFunction } from './commit-batch.js';
+import { claimOutboxFunction, settleOutboxFunction } from './outbox-functions.js';
 import { runStatementsFunction } from './statement-batch.js';
 
 /**
@@ -114,6 +115,28 @@ const migrations: readonly ((schema: string) => string)[] = [
     );`,
   // commit_batch notifies the schema's appends channel of what it wrote (see append-hints.ts).
   commitBatchFunction,
+  // One append handles many delivered messages (a mailbox batch): commit_batch takes their ids.
+  // Lanes of the outbox: a row waiting for an earlier one of its order key is written held, and a
+  // claim reads only rows that are not (its cost does not grow with the rows waiting behind them);
+  // claims and settles are functions (outbox-functions.ts). Rows pending at the upgrade are held by
+  // the rule they were claimed by until now.
+  (s) => `
+    ALTER TABLE ${s}.outbox ADD COLUMN held boolean NOT NULL DEFAULT false;
+    UPDATE ${s}.outbox o SET held = true
+    WHERE o.status = 'pending' AND o.order_key IS NOT NULL AND EXISTS (
+      SELECT 1 FROM ${s}.outbox p
+      WHERE p.order_key = o.order_key AND p.id < o.id AND p.status = 'pending'
+        AND (o.kind = 'message' OR p.attempts = 0));
+    DROP INDEX ${s}.outbox_due;
+    DROP INDEX ${s}.outbox_order;
+    CREATE INDEX outbox_ready ON ${s}.outbox (due_at, id) WHERE status = 'pending' AND NOT held;
+    CREATE INDEX outbox_leased ON ${s}.outbox (lease_until) WHERE status = 'pending' AND NOT held AND lease_until > 0;
+    CREATE INDEX outbox_lane ON ${s}.outbox (order_key, id) WHERE status = 'pending' AND order_key IS NOT NULL;
+    CREATE INDEX outbox_dead ON ${s}.outbox (id) WHERE status = 'dead';
+    DROP FUNCTION IF EXISTS ${s}.commit_batch(text[], int[], int[], text[], float8, text[], text[], jsonb, boolean);
+    ${commitBatchFunction(s)}
+    ${claimOutboxFunction(s)}
+    ${settleOutboxFunction(s)}`,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */

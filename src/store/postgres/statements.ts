@@ -23,41 +23,23 @@ export function statements(schema: string, quotedSchema: string) {
     commit: {
       name: `${prefix}_commit_batch`,
       text: `
-        SELECT r_index AS "index", r_outcome AS outcome, r_version AS version, r_positions AS positions
-        FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::text[], $8::jsonb, $9::boolean)`,
+        SELECT r_index AS "index", r_outcome AS outcome, r_version AS version, r_positions AS positions,
+          r_duplicates AS duplicates
+        FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::int[],
+          $8::text[], $9::jsonb, $10::boolean)`,
     },
+    /** See outbox-functions.ts. */
     claimOutbox: {
       name: `${prefix}_claim_outbox`,
       text: `
-        WITH c AS (
-          SELECT o.id FROM ${s}.outbox o
-          WHERE o.status = 'pending' AND o.due_at <= $1 AND o.lease_until <= $1
-            AND (o.order_key IS NULL OR NOT EXISTS (
-              SELECT 1 FROM ${s}.outbox p
-              WHERE p.order_key = o.order_key AND p.id < o.id AND p.status = 'pending'
-                AND (o.kind = 'message' OR p.attempts = 0)))
-          ORDER BY o.id LIMIT $2
-          FOR UPDATE SKIP LOCKED
-        )
         UPDATE ${s}.outbox AS x SET lease_owner = $3, lease_until = $1 + $4, attempts = x.attempts + 1
-        FROM c WHERE x.id = c.id
+        FROM unnest(${s}.claim_outbox($1, $2)) AS c(id)
+        WHERE x.id = c.id
         RETURNING ${columns('x')}`,
     },
     settleOutbox: {
-      done: {
-        name: `${prefix}_settle_done`,
-        text: `DELETE FROM ${s}.outbox WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      },
-      retry: {
-        name: `${prefix}_settle_retry`,
-        text: `UPDATE ${s}.outbox SET due_at = $3, last_error = $4, lease_owner = NULL, lease_until = 0
-          WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      },
-      dead: {
-        name: `${prefix}_settle_dead`,
-        text: `UPDATE ${s}.outbox SET status = 'dead', last_error = $3, lease_owner = NULL, lease_until = 0
-          WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      },
+      name: `${prefix}_settle_outbox`,
+      text: `SELECT ${s}.settle_outbox($1::text, $2::bigint[], $3::text[], $4::bigint[], $5::text[])`,
     },
     deadLetters: {
       name: `${prefix}_dead_letters`,
@@ -65,13 +47,17 @@ export function statements(schema: string, quotedSchema: string) {
     },
     retryDeadLetter: {
       name: `${prefix}_retry_dead_letter`,
-      text: `UPDATE ${s}.outbox SET status = 'pending', attempts = 0, due_at = $2, lease_owner = NULL, lease_until = 0
+      text: `UPDATE ${s}.outbox SET status = 'pending', attempts = 0, due_at = $2, lease_owner = NULL, lease_until = 0,
+          held = false
         WHERE id = $1 AND status = 'dead'`,
     },
     nextDueAt: {
       name: `${prefix}_next_due_at`,
-      text: `SELECT min(greatest(due_at, lease_until))::float8 AS at FROM ${s}.outbox
-        WHERE status = 'pending' AND greatest(due_at, lease_until) > $1`,
+      // See lookAgainAt (outbox-rules.ts): two index lookups.
+      text: `SELECT least(
+          (SELECT min(due_at) FROM ${s}.outbox WHERE status = 'pending' AND NOT held AND due_at > $1),
+          (SELECT min(lease_until) FROM ${s}.outbox
+            WHERE status = 'pending' AND NOT held AND lease_until > 0 AND lease_until > $1))::float8 AS at`,
     },
     outboxStats: {
       name: `${prefix}_outbox_stats`,

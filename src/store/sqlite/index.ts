@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { renderSql, type SqlStatement, type SqlValue } from '../../core/sql.js';
 import { ConfigurationError } from '../../errors.js';
 import { InlineProjectionError } from '../inline-projection-error.js';
-import { type OutboxRow, outboxRecord } from '../outbox-rules.js';
+import { freedInLane, type OutboxRow, outboxRecord, writtenHeld } from '../outbox-rules.js';
 import type {
   AppendResult,
   Checkpoint,
@@ -13,6 +13,8 @@ import type {
   FeedEvent,
   HeartbeatRequest,
   MemberRecord,
+  OutboxRecord,
+  OutboxSettlement,
   OutboxStats,
   PartitionClaim,
   PartitionHandOver,
@@ -165,11 +167,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async claimOutbox(request) {
       return lifecycle.resource.claim(request);
     },
-    async settleOutbox(id, owner, outcome) {
-      const { done, retry, dead } = sql().settleOutbox;
-      if ('done' in outcome) done.run(Number(id), owner);
-      else if ('dead' in outcome) dead.run(outcome.error, Number(id), owner);
-      else retry.run(outcome.retryAt, outcome.error, Number(id), owner);
+    async settleOutbox(owner, settlements) {
+      if (settlements.length > 0) lifecycle.resource.settle(owner, settlements);
     },
     async deadLetters(limit) {
       return (sql().deadLetters.all(limit) as OutboxRow[]).map(outboxRecord);
@@ -178,7 +177,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return sql().retryDeadLetter.run(now, Number(id)).changes > 0;
     },
     async nextDueAt(after) {
-      return (sql().nextDueAt.get(after) as { at: number | null }).at ?? undefined;
+      return (sql().nextDueAt.get({ after }) as { at: number | null }).at ?? undefined;
     },
     async outboxStats(now) {
       return sql().outboxStats.get({ now }) as OutboxStats;
@@ -217,9 +216,42 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
       request.appends.map((a, index) => append(sql, a, request, index, run)),
     );
     const claim = db.transaction(({ owner, now, leaseMs, limit }: ClaimRequest) => {
-      const rows = sql.claimOutbox.eligible.all({ now, limit }) as OutboxRow[];
-      for (const row of rows) sql.claimOutbox.lease.run(owner, now + leaseMs, row.id);
-      return rows.map((row) => outboxRecord({ ...row, attempts: row.attempts + 1 }));
+      const { heads, laneAfter, lease } = sql.claimOutbox;
+      const taken: ClaimedRow[] = [];
+      for (const head of heads.all({ now, limit }) as ClaimedRow[]) {
+        if (taken.length >= limit) break;
+        taken.push(head);
+        if (head.orderKey === null) continue;
+        // The held rows right behind it, while they can be claimed: the lane's run (see `claimedRows`).
+        const after = laneAfter.all({ orderKey: head.orderKey, id: head.id, limit: limit - taken.length });
+        for (const next of after as ClaimedRow[]) {
+          if (next.held === 0 || next.dueAt > now || next.leaseUntil > now) break;
+          taken.push(next);
+        }
+      }
+      taken.sort((a, b) => Number(a.id) - Number(b.id));
+      for (const row of taken) lease.run(owner, now + leaseMs, row.id);
+      return taken.map(({ held: _held, leaseUntil: _until, ...row }) =>
+        outboxRecord({ ...row, attempts: row.attempts + 1 }),
+      );
+    });
+    const settle = db.transaction((owner: string, settlements: readonly OutboxSettlement[]) => {
+      const s = sql.settleOutbox;
+      const lanes = new Set<string>();
+      for (const { id, outcome } of settlements) {
+        const row = s.leased.get(Number(id), owner) as { orderKey: string | null } | undefined;
+        if (!row) continue;
+        if (row.orderKey !== null) lanes.add(row.orderKey);
+        if ('done' in outcome) s.done.run(Number(id));
+        else if ('released' in outcome) s.released.run(Number(id));
+        else if ('dead' in outcome) s.dead.run(outcome.error, Number(id));
+        else s.retry.run(outcome.retryAt, outcome.error, Number(id));
+      }
+      for (const orderKey of lanes) {
+        const lane = (s.laneHead.all({ orderKey }) as LaneRow[]).map(laneRowOf);
+        const freed = freedInLane(lane);
+        if (freed) s.free.run(Number(freed.id));
+      }
     });
     const leaseCheckpoint = db.transaction(({ name, owner, now, leaseMs, version }: CheckpointLease) => {
       sql.leaseCheckpoint.create.run(name, version);
@@ -279,6 +311,7 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
       // IMMEDIATE: take the write lock at the start, so the version read inside is exact.
       commit: (request: CommitRequest) => commit.immediate(request),
       claim: (request: ClaimRequest) => claim.immediate(request),
+      settle: (owner: string, settlements: readonly OutboxSettlement[]) => settle.immediate(owner, settlements),
       leaseCheckpoint: (lease: CheckpointLease) => leaseCheckpoint.immediate(lease),
       // A read-side batch need not wait for the disk: it stays atomic, and what a power loss
       // takes is applied again from the log (the events themselves commit under `synchronous`).
@@ -338,6 +371,21 @@ function feedEventsOf(rows: readonly FeedRow[], entityType: string): FeedEvent[]
   return events;
 }
 
+/** An outbox row as a claim reads it: the record's columns, whether it is held, its lease. */
+type ClaimedRow = OutboxRow & { readonly held: number; readonly leaseUntil: number };
+
+/** A lane's row as `laneTail` and `laneHead` read it. */
+interface LaneRow {
+  readonly id: number;
+  readonly kind: OutboxRecord['kind'];
+  readonly held: number;
+  readonly attempts: number;
+}
+
+function laneRowOf(row: LaneRow) {
+  return { id: String(row.id), kind: row.kind, held: row.held === 1, attempts: row.attempts };
+}
+
 interface CheckpointRow extends Omit<Checkpoint, 'rebuild'> {
   readonly rebuild: number;
 }
@@ -380,9 +428,10 @@ function append(
   if (actual !== append.expectedVersion) {
     return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: actual } };
   }
-  if (append.messageId !== undefined) {
-    if (commit.isProcessed.get(append.streamId, append.messageId) !== undefined) return { ok: false, duplicate: true };
-    commit.markProcessed.run(append.streamId, append.messageId);
+  if (append.messageIds?.length) {
+    const repeated = append.messageIds.filter((id) => commit.isProcessed.get(append.streamId, id) !== undefined);
+    if (repeated.length > 0) return { ok: false, duplicate: true, messageIds: repeated };
+    for (const id of append.messageIds) commit.markProcessed.run(append.streamId, id);
   }
   let version = actual;
   const written: WrittenEvent[] = [];
@@ -405,6 +454,8 @@ function append(
   }
   for (const { targetId, key } of append.cancelTimers ?? []) commit.cancelTimer.run(targetId, key);
   for (const write of append.outbox ?? []) {
+    // The lane's tail includes the rows this append wrote before this one.
+    const tail = write.orderKey === null ? undefined : (commit.laneTail.get(write.orderKey) as LaneRow | undefined);
     commit.insertOutbox.run({
       kind: write.kind,
       name: write.name,
@@ -418,6 +469,7 @@ function append(
       sourceType: append.entityType,
       sourceId: append.streamId,
       sourceVersion: write.sourceVersion,
+      held: writtenHeld(write.kind, tail && laneRowOf(tail)) ? 1 : 0,
     });
   }
   return { ok: true, version, position: (written[written.length - 1] as WrittenEvent).position };

@@ -88,6 +88,23 @@ export const sqliteMigrations: readonly string[] = [
      partition INTEGER PRIMARY KEY,
      owner TEXT
    );`,
+  // Lanes of the outbox: a row waiting for an earlier one of its order key is written held, and a
+  // claim reads only rows that are not (its cost does not grow with the rows waiting behind them).
+  // Rows pending at the upgrade are held by the rule they were claimed by until now.
+  `ALTER TABLE pachyderm_outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+   UPDATE pachyderm_outbox SET held = 1
+   WHERE status = 'pending' AND order_key IS NOT NULL AND EXISTS (
+     SELECT 1 FROM pachyderm_outbox p
+     WHERE p.order_key = pachyderm_outbox.order_key AND p.id < pachyderm_outbox.id AND p.status = 'pending'
+       AND (pachyderm_outbox.kind = 'message' OR p.attempts = 0));
+   DROP INDEX pachyderm_outbox_due;
+   DROP INDEX pachyderm_outbox_order;
+   CREATE INDEX pachyderm_outbox_ready ON pachyderm_outbox (due_at, id) WHERE status = 'pending' AND held = 0;
+   CREATE INDEX pachyderm_outbox_leased ON pachyderm_outbox (lease_until)
+     WHERE status = 'pending' AND held = 0 AND lease_until > 0;
+   CREATE INDEX pachyderm_outbox_lane ON pachyderm_outbox (order_key, id)
+     WHERE status = 'pending' AND order_key IS NOT NULL;
+   CREATE INDEX pachyderm_outbox_dead ON pachyderm_outbox (id) WHERE status = 'dead';`,
 ];
 
 /** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */

@@ -26,9 +26,12 @@ export const statements = {
     markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, ?)',
     cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
     insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
-           order_key, source_type, source_id, source_version)
+           order_key, source_type, source_id, source_version, held)
          VALUES (@kind, @name, @targetId, @payload, @idempotencyKey, @dueAt, @timer, @timerKey, @orderKey,
-           @sourceType, @sourceId, @sourceVersion)`,
+           @sourceType, @sourceId, @sourceVersion, @held)`,
+    /** A lane's last pending row: whether a row written behind it starts held. */
+    laneTail: `SELECT id, kind, held = 1 AS held, attempts FROM pachyderm_outbox
+         WHERE order_key = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
   },
   readStreams: readEvents,
   /** One entity type's part of a feed page: the store merges the types' parts. */
@@ -89,27 +92,42 @@ export const statements = {
          WHERE excluded.version > pachyderm_snapshots.version
             OR excluded.schema_version <> pachyderm_snapshots.schema_version`,
   claimOutbox: {
-    eligible: `SELECT ${outboxColumns} FROM pachyderm_outbox o
-         WHERE o.status = 'pending' AND o.due_at <= @now AND o.lease_until <= @now
-           AND (o.order_key IS NULL OR NOT EXISTS (
-             SELECT 1 FROM pachyderm_outbox p
-             WHERE p.order_key = o.order_key AND p.id < o.id AND p.status = 'pending'
-               AND (o.kind = 'message' OR p.attempts = 0)))
-         ORDER BY o.id LIMIT @limit`,
+    /** Rows that are not held and can be claimed, by due time then id (the ready index). */
+    heads: `SELECT ${outboxColumns}, held = 1 AS held, lease_until AS leaseUntil FROM pachyderm_outbox
+         WHERE status = 'pending' AND held = 0 AND due_at <= @now AND lease_until <= @now
+         ORDER BY due_at, id LIMIT @limit`,
+    /** A lane's pending rows after one, in id order (the lane index). */
+    laneAfter: `SELECT ${outboxColumns}, held = 1 AS held, lease_until AS leaseUntil FROM pachyderm_outbox
+         WHERE order_key = @orderKey AND status = 'pending' AND id > @id ORDER BY id LIMIT @limit`,
     lease: 'UPDATE pachyderm_outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?',
   },
   settleOutbox: {
-    done: "DELETE FROM pachyderm_outbox WHERE id = ? AND lease_owner = ? AND status = 'pending'",
-    retry: `UPDATE pachyderm_outbox SET due_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0
-         WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+    /** The row's order key, if `owner` holds its lease. */
+    leased:
+      "SELECT order_key AS orderKey FROM pachyderm_outbox WHERE id = ? AND lease_owner = ? AND status = 'pending'",
+    done: 'DELETE FROM pachyderm_outbox WHERE id = ?',
+    retry: 'UPDATE pachyderm_outbox SET due_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0 WHERE id = ?',
     dead: `UPDATE pachyderm_outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = 0
-         WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+         WHERE id = ?`,
+    released: 'UPDATE pachyderm_outbox SET lease_owner = NULL, lease_until = 0, attempts = attempts - 1 WHERE id = ?',
+    /** A lane's pending rows up to its first held one, in id order: what decides whether that one goes free. */
+    laneHead: `SELECT id, kind, held = 1 AS held, attempts FROM pachyderm_outbox
+         WHERE order_key = @orderKey AND status = 'pending'
+           AND id <= coalesce((SELECT min(id) FROM pachyderm_outbox
+             WHERE order_key = @orderKey AND status = 'pending' AND held = 1), -1)
+         ORDER BY id`,
+    free: 'UPDATE pachyderm_outbox SET held = 0 WHERE id = ?',
   },
   deadLetters: `SELECT ${outboxColumns} FROM pachyderm_outbox WHERE status = 'dead' ORDER BY id LIMIT ?`,
-  retryDeadLetter: `UPDATE pachyderm_outbox SET status = 'pending', attempts = 0, due_at = ?, lease_owner = NULL, lease_until = 0
+  retryDeadLetter: `UPDATE pachyderm_outbox SET status = 'pending', attempts = 0, due_at = ?, lease_owner = NULL, lease_until = 0,
+         held = 0
        WHERE id = ? AND status = 'dead'`,
-  nextDueAt: `SELECT min(max(due_at, lease_until)) AS at FROM pachyderm_outbox
-         WHERE status = 'pending' AND max(due_at, lease_until) > ?`,
+  /** See `lookAgainAt` (outbox-rules.ts): two index lookups. */
+  nextDueAt: `SELECT min(at) AS at FROM (
+         SELECT min(due_at) AS at FROM pachyderm_outbox WHERE status = 'pending' AND held = 0 AND due_at > @after
+         UNION ALL
+         SELECT min(lease_until) FROM pachyderm_outbox
+         WHERE status = 'pending' AND held = 0 AND lease_until > 0 AND lease_until > @after)`,
   outboxStats: `SELECT
          coalesce(sum(status = 'pending' AND NOT (timer = 1 AND attempts = 0 AND due_at > @now)), 0) AS depth,
          coalesce(sum(status = 'pending' AND lease_until > @now), 0) AS inFlight,
