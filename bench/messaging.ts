@@ -91,6 +91,8 @@ const Account = defineEntity({
 
 const CONCURRENCY = 256;
 const PEERS = 1_000;
+/** The target of the i-th message of the fan-out: each sender's messages go to different targets. */
+const targetOf = (i: number) => (i * 7919 + Math.floor(i / PEERS)) % PEERS;
 
 interface MessagingResult {
   readonly scenario: string;
@@ -178,7 +180,7 @@ export async function messaging(target: MessagingTarget): Promise<void> {
             while (next < total) {
               const i = next++;
               const t = performance.now();
-              await raw.message(`${prefix}-s${i % PEERS}`, `${prefix}-t${(i * 7919) % PEERS}`, `{"seq":${i}}`);
+              await raw.message(`${prefix}-s${i % PEERS}`, `${prefix}-t${targetOf(i)}`, `{"seq":${i}}`);
               latencies[i] = performance.now() - t;
             }
           }),
@@ -204,7 +206,7 @@ export async function messaging(target: MessagingTarget): Promise<void> {
       (system, prefix) => (i, at) =>
         system.call(Sender.ref(`${prefix}-s${i % PEERS}`), {
           type: 'Send',
-          to: `${prefix}-t${(i * 7919) % PEERS}`,
+          to: `${prefix}-t${targetOf(i)}`,
           seq: i,
           at,
         }),

@@ -31,9 +31,16 @@ export async function loadEmmett(): Promise<Peer | undefined> {
   // A computed specifier: the root type check must not follow it into bench/emmett, whose
   // dependencies are installed only here.
   const specifier = './emmett/counter.js';
-  const emmett = (await import(specifier)) as {
-    emmettSqlite(filename: string): Promise<PeerCounter>;
-    emmettPostgres(connectionString: string): Promise<PeerCounter>;
-  };
-  return { sqlite: emmett.emmettSqlite, postgres: emmett.emmettPostgres };
+  try {
+    const emmett = (await import(specifier)) as {
+      emmettSqlite(filename: string): Promise<PeerCounter>;
+      emmettPostgres(connectionString: string): Promise<PeerCounter>;
+    };
+    return { sqlite: emmett.emmettSqlite, postgres: emmett.emmettPostgres };
+  } catch (error) {
+    console.log(
+      `The Emmett baseline does not load (${String(error).split('\n')[0]}); delete bench/emmett/node_modules to reinstall it. Its columns stay empty`,
+    );
+    return undefined;
+  }
 }

@@ -34,6 +34,8 @@ export interface DelivererOptions {
   readonly leaseMs: number;
   readonly pollIntervalMs: number;
   readonly batchSize: number;
+  /** Passes run side by side (their claims take different rows), as many as the store has commits in flight. */
+  readonly passes: number;
   effect(name: string): EffectDefinition | undefined;
   readonly context: AppContext;
   /** Retries of messages to entities. */
@@ -119,7 +121,9 @@ export class AtLeastOnceDeliverer {
         this.#again = false;
         passAt = clock.now();
         try {
-          claimedAny = await this.#pass(passAt);
+          const at = passAt;
+          const passes = Array.from({ length: this.options.passes }, () => this.#pass(at));
+          claimedAny = (await Promise.all(passes)).some(Boolean);
           if (this.#failure) logger.info('outbox delivery resumed', {});
           this.#failure = undefined;
         } catch (error) {

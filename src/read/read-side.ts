@@ -121,6 +121,11 @@ export class ReadSide {
     return this.#ready;
   }
 
+  /** Whether the system has inline projections (their statements run in commits). */
+  get hasInline(): boolean {
+    return this.#inline.size > 0;
+  }
+
   /** The commit's `project` callback when one of its appends has inline projections. */
   projector(appends: readonly StreamAppend[], recordedAt: number): CommitRequest['project'] {
     if (!appends.some((append) => this.#inlineByType.has(append.entityType))) return undefined;

@@ -42,6 +42,11 @@ export class GuardedStore {
     return this.store.kind;
   }
 
+  /** See `Store.inFlight`. */
+  get inFlight(): number {
+    return this.store.inFlight ?? 1;
+  }
+
   retain(): void {
     this.store.retain();
   }

@@ -63,7 +63,7 @@ export interface SystemOptions extends ContextOption {
   readonly leaseMs?: number;
   /** How often the outbox is checked for rows other processes wrote, and for timers. Default 1 000. */
   readonly pollIntervalMs?: number;
-  /** Outbox rows leased per round. Default 64. */
+  /** Outbox rows leased per round (a round delivers them together and settles them in one transaction). Default 256. */
   readonly outboxBatchSize?: number;
   /** Retries of messages to entities (`send`, timers) that fail. Defaults as for effects. */
   readonly messageRetry?: Partial<RetryPolicy>;
@@ -103,7 +103,7 @@ export function resolveOptions(options: SystemOptions) {
     onEffectError: options.onEffectError,
     leaseMs: positive(options.leaseMs ?? 10_000, 'leaseMs'),
     pollIntervalMs: positive(options.pollIntervalMs ?? 1_000, 'pollIntervalMs'),
-    outboxBatchSize: positive(nonNegativeInteger(options.outboxBatchSize ?? 64, 'outboxBatchSize'), 'outboxBatchSize'),
+    outboxBatchSize: positive(nonNegativeInteger(options.outboxBatchSize ?? 256, 'outboxBatchSize'), 'outboxBatchSize'),
     messageRetry: retryPolicy(options.messageRetry, 'createSystem messageRetry'),
     maxBatch: positive(nonNegativeInteger(options.maxBatch ?? 256, 'maxBatch'), 'maxBatch'),
     clock: options.clock ?? systemClock,

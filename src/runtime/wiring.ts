@@ -93,11 +93,21 @@ export function wire(config: Config): Wiring {
     },
     config.maxBatch,
     (append) => append.streamId,
+    // Several commits in flight, as the store allows, never two appends of one log. Inline
+    // projections' statements of two commits at once could wait on each other's rows: one then.
+    readSide.hasInline ? 1 : store.inFlight,
   );
-  const opener = new Batcher<LogRequest, LogStart>((requests) => store.readLogs(requests, PAGE_SIZE), config.maxBatch);
+  const opener = new Batcher<LogRequest, LogStart>(
+    (requests) => store.readLogs(requests, PAGE_SIZE),
+    config.maxBatch,
+    undefined,
+    store.inFlight,
+  );
   const reader = new Batcher<StreamRead, readonly StoredEvent[]>(
     (requests) => store.readStreams(requests, PAGE_SIZE),
     config.maxBatch,
+    undefined,
+    store.inFlight,
   );
   const readPage: ReadPage = (streamId, fromVersion) => reader.submit({ streamId, fromVersion });
   async function load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>) {
@@ -164,6 +174,7 @@ export function wire(config: Config): Wiring {
     leaseMs: config.leaseMs,
     pollIntervalMs: config.pollIntervalMs,
     batchSize: config.outboxBatchSize,
+    passes: store.inFlight,
     effect: (name) => registered.effect(name),
     context: config.context,
     messageRetry: config.messageRetry,

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import { memoryMembership } from './memory-membership.js';
+import { ReadyRows } from './memory-ready-rows.js';
 import { claimedRows, freedInLane, lookAgainAt, outboxStats, writtenHeld } from './outbox-rules.js';
 import type {
   AppendResult,
@@ -80,13 +81,17 @@ export function memoryStore(): Store {
     }
     for (const { targetId, key } of append.cancelTimers ?? []) {
       for (const [id, row] of outbox) {
-        if (row.status === 'pending' && row.targetId === targetId && row.timerKey === key) outbox.delete(id);
+        if (row.status === 'pending' && row.targetId === targetId && row.timerKey === key) {
+          outbox.delete(id);
+          leaveLane(row);
+          if (!row.held) ready.remove(row);
+        }
       }
     }
     for (const write of append.outbox ?? []) {
       const id = String(nextOutboxId++);
       const lane = write.orderKey === null ? [] : laneOf(write.orderKey);
-      outbox.set(id, {
+      const row: Row = {
         ...write,
         id,
         held: write.orderKey !== null && writtenHeld(write.kind, lane[lane.length - 1]),
@@ -97,7 +102,10 @@ export function memoryStore(): Store {
         status: 'pending',
         leaseOwner: null,
         leaseUntil: 0,
-      });
+      };
+      outbox.set(id, row);
+      enterLane(row);
+      if (!row.held) ready.add(row);
     }
     return { ok: true, version: log.length, position: (log[log.length - 1] as StoredEvent).position };
   }
@@ -108,9 +116,29 @@ export function memoryStore(): Store {
     return row && row.owner === owner && row.leaseUntil > now ? row : undefined;
   }
 
-  const pending = () => [...outbox.values()].filter((row) => row.status === 'pending');
-  /** A lane's pending rows in id order (rows are kept in id order). */
-  const laneOf = (orderKey: string) => pending().filter((row) => row.orderKey === orderKey);
+  /** The pending rows not held, by due time then id. */
+  const ready = new ReadyRows<Row>();
+  /** Each order key's pending rows, in id order. */
+  const lanes = new Map<string, Row[]>();
+  const laneOf = (orderKey: string): readonly Row[] => lanes.get(orderKey) ?? [];
+  function enterLane(row: Row): void {
+    if (row.orderKey === null) return;
+    const lane = lanes.get(row.orderKey);
+    if (!lane) {
+      lanes.set(row.orderKey, [row]);
+      return;
+    }
+    let at = lane.length;
+    while (at > 0 && Number((lane[at - 1] as Row).id) > Number(row.id)) at--;
+    lane.splice(at, 0, row);
+  }
+  function leaveLane(row: Row): void {
+    const lane = row.orderKey === null ? undefined : lanes.get(row.orderKey);
+    const at = lane?.indexOf(row) ?? -1;
+    if (!lane || at < 0) return;
+    lane.splice(at, 1);
+    if (lane.length === 0) lanes.delete(row.orderKey as string);
+  }
   const publish = ({ leaseOwner: _owner, leaseUntil: _until, held: _held, ...record }: Row): OutboxRecord => record;
   const readFrom = (streamId: string, fromVersion: number, limit: number) => {
     const start = Math.max(fromVersion, 1) - 1;
@@ -221,7 +249,7 @@ export function memoryStore(): Store {
     },
 
     async claimOutbox({ owner, now, leaseMs, limit }) {
-      return claimedRows(pending(), now, limit).map((row) => {
+      return claimedRows(ready.due(now), laneOf, now, limit, true).map((row) => {
         row.leaseOwner = owner;
         row.leaseUntil = now + leaseMs;
         (row as { attempts: number }).attempts++;
@@ -230,23 +258,36 @@ export function memoryStore(): Store {
     },
 
     async settleOutbox(owner, settlements) {
-      const lanes = new Set<string>();
+      const touched = new Set<string>();
       for (const { id, outcome } of settlements) {
         const row = outbox.get(id);
         if (!row || row.leaseOwner !== owner || row.status !== 'pending') continue;
-        if (row.orderKey !== null) lanes.add(row.orderKey);
-        if ('done' in outcome) outbox.delete(id);
-        else if ('released' in outcome)
+        if (row.orderKey !== null) touched.add(row.orderKey);
+        if ('released' in outcome) {
           Object.assign(row, { leaseOwner: null, leaseUntil: 0, attempts: row.attempts - 1 });
-        else {
-          Object.assign(row, { lastError: outcome.error, leaseOwner: null, leaseUntil: 0 });
-          if ('dead' in outcome) Object.assign(row, { status: 'dead' });
-          else Object.assign(row, { dueAt: outcome.retryAt });
+          continue;
+        }
+        if (!row.held) ready.remove(row);
+        if ('done' in outcome) {
+          outbox.delete(id);
+          leaveLane(row);
+          continue;
+        }
+        Object.assign(row, { lastError: outcome.error, leaseOwner: null, leaseUntil: 0 });
+        if ('dead' in outcome) {
+          Object.assign(row, { status: 'dead' });
+          leaveLane(row);
+        } else {
+          Object.assign(row, { dueAt: outcome.retryAt });
+          if (!row.held) ready.add(row);
         }
       }
-      for (const lane of lanes) {
+      for (const lane of touched) {
         const freed = freedInLane(laneOf(lane));
-        if (freed) freed.held = false;
+        if (freed) {
+          freed.held = false;
+          ready.add(freed);
+        }
       }
     },
 
@@ -263,14 +304,13 @@ export function memoryStore(): Store {
       if (row?.status !== 'dead') return false;
       // A dead letter retried is not held: it goes as soon as it is due.
       Object.assign(row, { status: 'pending', attempts: 0, dueAt: now, leaseOwner: null, leaseUntil: 0, held: false });
+      enterLane(row);
+      ready.add(row);
       return true;
     },
 
     async nextDueAt(after) {
-      return lookAgainAt(
-        pending().filter((row) => !row.held),
-        after,
-      );
+      return lookAgainAt(ready.all(), after);
     },
 
     async outboxStats(now) {

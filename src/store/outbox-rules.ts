@@ -50,30 +50,39 @@ export function freedInLane<R extends LaneRow>(lane: readonly R[]): R | undefine
 }
 
 /**
- * The rows a claim takes (see `Outbox.claimOutbox`), from the pending rows in id order: rows not
- * held, claimable, by due time then id; after each with an order key, the held rows of its lane
- * that follow it while they are due and not leased. At most `limit`.
+ * The rows a claim takes (see `Outbox.claimOutbox`): rows not held, claimable, by due time then id;
+ * after each with an order key, the held rows of its lane that follow it while they are due and not
+ * leased. At most `limit`, in id order. `rows`: the outbox's rows (any status), or when `sorted`,
+ * rows in claim order (due time then id), read only as far as needed; `laneOf`: a lane's pending
+ * rows in id order.
  */
 export function claimedRows<R extends LaneRow & OutboxRecord & Leased>(
-  pending: readonly R[],
+  rows: Iterable<R>,
+  laneOf: (orderKey: string) => readonly R[],
   now: number,
   limit: number,
+  sorted = false,
 ): R[] {
-  const lanes = new Map<string, R[]>();
-  for (const row of pending) {
-    if (row.orderKey === null) continue;
-    const lane = lanes.get(row.orderKey);
-    if (lane) lane.push(row);
-    else lanes.set(row.orderKey, [row]);
+  const before = (a: R, b: R) => a.dueAt - b.dueAt || Number(a.id) - Number(b.id);
+  // The first `limit` heads, kept in order as the rows go by (mostly appended at the end).
+  const heads: R[] = [];
+  for (const row of rows) {
+    if (row.held || !isClaimable(row, now)) continue;
+    if (heads.length === limit && before(row, heads[limit - 1] as R) > 0) {
+      if (sorted) break;
+      continue;
+    }
+    let at = heads.length;
+    while (at > 0 && before(row, heads[at - 1] as R) < 0) at--;
+    heads.splice(at, 0, row);
+    if (heads.length > limit) heads.pop();
   }
-  const heads = pending
-    .filter((row) => !row.held && isClaimable(row, now))
-    .sort((a, b) => a.dueAt - b.dueAt || Number(a.id) - Number(b.id));
   const taken: R[] = [];
   for (const head of heads) {
     if (taken.length >= limit) break;
     taken.push(head);
-    const lane = head.orderKey === null ? [] : (lanes.get(head.orderKey) as R[]);
+    if (head.orderKey === null) continue;
+    const lane = laneOf(head.orderKey);
     for (let i = lane.indexOf(head) + 1; i < lane.length && taken.length < limit; i++) {
       const next = lane[i] as R;
       if (!next.held || !isClaimable(next, now)) break;

@@ -64,4 +64,10 @@ export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, M
   readonly kind: string;
   /** Present on a store on a SQL database: SQL projections (inline or async) and `system.query` need it. */
   readonly sql?: SqlExecutor;
+  /**
+   * How many commits (and grouped reads) the runtime may have in flight at once, each on its own
+   * connection. Default 1: one group commit at a time. The runtime never has two appends of one log
+   * in flight, whatever this says.
+   */
+  readonly inFlight?: number;
 }

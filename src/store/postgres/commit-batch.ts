@@ -83,12 +83,14 @@ export const commitBatchFunction = (s: string) => `
           END IF;
           extra := p_extras -> (i - 1);
           IF extra IS NOT NULL AND jsonb_typeof(extra) = 'object' THEN
-            -- Locked in id order, as settle_outbox locks rows, so the two never wait on each other in a cycle.
-            DELETE FROM ${s}.outbox o WHERE o.id IN (
-              SELECT c.id FROM ${s}.outbox c
-              JOIN jsonb_to_recordset(extra -> 'timers') AS k(target_id text, key text)
-                ON c.target_id = k.target_id AND c.timer_key = k.key
-              WHERE c.status = 'pending' ORDER BY c.id FOR UPDATE OF c);
+            IF jsonb_array_length(extra -> 'timers') > 0 THEN
+              -- Locked in id order, as settle_outbox locks rows, so the two never wait on each other in a cycle.
+              DELETE FROM ${s}.outbox o WHERE o.id IN (
+                SELECT c.id FROM ${s}.outbox c
+                JOIN jsonb_to_recordset(extra -> 'timers') AS k(target_id text, key text)
+                  ON c.target_id = k.target_id AND c.timer_key = k.key
+                WHERE c.status = 'pending' ORDER BY c.id FOR UPDATE OF c);
+            END IF;
             -- A row starts held when its lane's last pending row holds it back (see writtenHeld in
             -- outbox-rules.ts), or when an earlier row of this append in its lane is new.
             INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,

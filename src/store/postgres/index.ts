@@ -38,6 +38,11 @@ export type PostgresStoreOptions = (
 ) & {
   /** The schema holding Pachyderm's tables, created when missing. Default `pachyderm`. */
   readonly schema?: string;
+  /**
+   * How many group commits (and grouped reads) a system has in flight at once, each on its own
+   * connection. Default: half the pool's connections, at least 1.
+   */
+  readonly inFlight?: number;
 };
 
 /**
@@ -64,6 +69,9 @@ export function postgresStore(options: PostgresStoreOptions): Store {
     const size = options.poolSize ?? 10;
     if (!Number.isInteger(size) || size < 1) throw new ConfigurationError('postgresStore: poolSize must be >= 1');
   }
+  const connections = ownsPool ? (options.poolSize ?? 10) : (options.pool.options?.max ?? 10);
+  const inFlight = options.inFlight ?? Math.max(1, Math.floor(connections / 2));
+  if (!Number.isInteger(inFlight) || inFlight < 1) throw new ConfigurationError('postgresStore: inFlight must be >= 1');
   const quotedSchema = `"${schema.replaceAll('"', '""')}"`;
   const sql = statements(schema, quotedSchema);
 
@@ -111,6 +119,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
 
   return {
     kind: 'postgres',
+    inFlight,
     open: () => lifecycle.open(),
     retain: () => lifecycle.retain(),
     release: () => lifecycle.release(),

@@ -85,15 +85,17 @@ export const settleOutboxFunction = (s: string) => `
     DECLARE
       lanes text[];
     BEGIN
-      SELECT array_agg(DISTINCT o.order_key) INTO lanes FROM ${s}.outbox o
-      WHERE o.id = ANY (p_ids) AND o.lease_owner = p_owner AND o.status = 'pending' AND o.order_key IS NOT NULL;
+      -- By id only (the primary key), not by the lane index, however the planner counts the rows.
+      SELECT array_agg(DISTINCT o.order_key) FILTER (WHERE o.order_key IS NOT NULL) INTO lanes FROM ${s}.outbox o
+      WHERE o.id = ANY (p_ids) AND o.lease_owner = p_owner AND o.status = 'pending';
       ${laneLocks(s, 'exclusive', 'SELECT unnest(lanes) AS order_key')}
       PERFORM 1 FROM ${s}.outbox o WHERE o.id = ANY (p_ids) ORDER BY o.id FOR UPDATE;
       WITH settled AS (
         SELECT * FROM unnest(p_ids, p_outcomes, p_times, p_errors) AS x(id, outcome, at, error)
       ), done AS (
         DELETE FROM ${s}.outbox o USING settled
-        WHERE o.id = settled.id AND settled.outcome = 'done' AND o.lease_owner = p_owner AND o.status = 'pending'
+        WHERE o.id = ANY (p_ids) AND o.id = settled.id AND settled.outcome = 'done' AND o.lease_owner = p_owner
+          AND o.status = 'pending'
       )
       UPDATE ${s}.outbox o SET
         status = CASE WHEN settled.outcome = 'dead' THEN 'dead' ELSE o.status END,
@@ -103,7 +105,8 @@ export const settleOutboxFunction = (s: string) => `
         lease_owner = NULL,
         lease_until = 0
       FROM settled
-      WHERE o.id = settled.id AND settled.outcome <> 'done' AND o.lease_owner = p_owner AND o.status = 'pending';
+      WHERE o.id = ANY (p_ids) AND o.id = settled.id AND settled.outcome <> 'done' AND o.lease_owner = p_owner
+        AND o.status = 'pending';
       IF lanes IS NOT NULL THEN
         UPDATE ${s}.outbox o SET held = false
         FROM (
