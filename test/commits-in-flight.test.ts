@@ -19,19 +19,29 @@ describe('commits in flight together on postgres', () => {
     const store = postgresStore({ connectionString: url, schema, poolSize: 8, inFlight: 4 });
     const inFlight = new Set<string>();
     let overlapping = 0;
+    let release: () => void = () => {};
+    let begun: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      begun = resolve;
+    });
+    const overlap = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let sameLogTwice = 0;
     const watched: Store = {
       ...store,
       async commit(request) {
         const ids = request.appends.map((append) => append.streamId);
+        begun();
         if (inFlight.size > 0) overlapping++;
         for (const id of ids) {
           if (inFlight.has(id)) sameLogTwice++;
           inFlight.add(id);
         }
         try {
-          // A slow commit: the next ones start while it is in flight.
-          await new Promise((resolve) => setTimeout(resolve, 15));
+          // The first commit waits (up to 2 s) until another one starts beside it.
+          if (overlapping > 0) release();
+          else await Promise.race([overlap, new Promise((resolve) => setTimeout(resolve, 2000))]);
           return await store.commit(request);
         } finally {
           for (const id of ids) inFlight.delete(id);
@@ -39,35 +49,29 @@ describe('commits in flight together on postgres', () => {
       },
     };
     const system = start({ store: watched, entities: [Account] });
-    const ids = Array.from({ length: 80 }, () => randomUUID());
-    const rounds = 12;
-    const called = new Map<string, number>();
-    // Each round calls 40 logs, half of them new: the new ones commit while the others are in flight,
-    // and a log called again waits for its append before the next.
-    const pending: Promise<unknown>[] = [];
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < 40; k++) {
-        const id = ids[(round * 20 + k) % ids.length] as string;
-        called.set(id, (called.get(id) ?? 0) + 1);
-        pending.push(system.call(Account.ref(id), { type: 'Deposit', amount: 1 }));
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    // Half the logs are called first; the other half once the first commit has started, which
+    // waits for another beside it: theirs. Each log is called five times (its later calls wait
+    // for its earlier append).
+    const [first, later] = [0, 1].map(() => Array.from({ length: 40 }, () => randomUUID()));
+    const callAll = (ids: string[]) =>
+      ids.flatMap((id) =>
+        Array.from({ length: 5 }, () => system.call(Account.ref(id), { type: 'Deposit', amount: 1 })),
+      );
+    const pending = callAll(first as string[]);
+    await started;
+    pending.push(...callAll(later as string[]));
     await Promise.all(pending);
     expect(sameLogTwice).toBe(0);
     expect(overlapping).toBeGreaterThan(0);
 
-    const total = [...called.values()].reduce((sum, n) => sum + n, 0);
     const events: SubscribedEvent<unknown>[] = [];
     const controller = new AbortController();
     for await (const event of system.subscribe({ entities: [Account], signal: controller.signal })) {
       events.push(event);
-      if (events.length === total) controller.abort();
+      if (events.length === 80 * 5) controller.abort();
     }
-    for (const [id, count] of called) {
-      expect(events.filter((e) => e.ref.id === id).map((e) => e.version)).toEqual(
-        Array.from({ length: count }, (_, i) => i + 1),
-      );
+    for (const id of [...(first as string[]), ...(later as string[])]) {
+      expect(events.filter((e) => e.ref.id === id).map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
     }
   });
 });

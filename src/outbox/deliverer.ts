@@ -34,7 +34,10 @@ export interface DelivererOptions {
   readonly leaseMs: number;
   readonly pollIntervalMs: number;
   readonly batchSize: number;
-  /** Passes run side by side (their claims take different rows), as many as the store has commits in flight. */
+  /**
+   * Passes run side by side while the rounds come back full (their claims take different rows): as
+   * many as the store has commits in flight.
+   */
   readonly passes: number;
   effect(name: string): EffectDefinition | undefined;
   readonly context: AppContext;
@@ -117,13 +120,17 @@ export class AtLeastOnceDeliverer {
       // claims nothing.
       let passAt: number;
       let claimedAny: boolean;
+      let full = false;
       do {
         this.#again = false;
         passAt = clock.now();
         try {
+          // Passes side by side only while rounds come back full: a backlog.
           const at = passAt;
-          const passes = Array.from({ length: this.options.passes }, () => this.#pass(at));
-          claimedAny = (await Promise.all(passes)).some(Boolean);
+          const width: number = full ? this.options.passes : 1;
+          const claimed: number[] = await Promise.all(Array.from({ length: width }, () => this.#pass(at)));
+          claimedAny = claimed.some((count) => count > 0);
+          full = claimed.some((count) => count === this.options.batchSize);
           if (this.#failure) logger.info('outbox delivery resumed', {});
           this.#failure = undefined;
         } catch (error) {
@@ -148,17 +155,17 @@ export class AtLeastOnceDeliverer {
   }
 
   /**
-   * Claims a batch, delivers it and records the outcomes (see SettleQueue); true when it claimed
-   * anything. Every message of the batch is handed over at once, so the messages to one target (of
+   * Claims a batch, delivers it and records the outcomes (see SettleQueue); answers how many rows it
+   * claimed. Every message of the batch is handed over at once, so the messages to one target (of
    * one lane or many) meet in its mailbox and are decided and committed together. The rows of a lane
    * are settled in order: once one of a message lane is not delivered, the rest go back unattempted
    * (its target has answered them `deferred`), so no later message overtakes it. The effects of a
    * lane run one after the other; lanes run side by side.
    */
-  async #pass(now: number): Promise<boolean> {
+  async #pass(now: number): Promise<number> {
     const { store, owner, leaseMs, batchSize, logger } = this.options;
     const claimed = await store.claimOutbox({ owner, now, leaseMs, limit: batchSize });
-    if (claimed.length === 0) return false;
+    if (claimed.length === 0) return 0;
     const lanes = new Map<string, OutboxRecord[]>();
     for (const row of claimed) {
       const lane = row.orderKey ?? `row:${row.id}`;
@@ -183,7 +190,7 @@ export class AtLeastOnceDeliverer {
       }),
     );
     await outcomes.drained();
-    return true;
+    return claimed.length;
   }
 
   #count(row: OutboxRecord, outcome: OutboxOutcome): void {
