@@ -18,7 +18,7 @@ import {
   send,
   silentLogger,
 } from 'pachyderm';
-import { fmt, type Measured, RUNS, range, repeat, type Sample, type Stat, stat } from './measure.js';
+import { drive, fmt, type Measured, RUNS, range, repeat, type Sample, type Stat, stat } from './measure.js';
 
 /** The per-message raw floor: both transactions of one message, written with the driver. */
 export interface RawMessaging {
@@ -170,28 +170,11 @@ export async function messaging(target: MessagingTarget): Promise<void> {
   const total = target.size;
   const raw = target.raw;
   const floor = raw
-    ? await repeat(`${target.name}, per-message raw floor`, async () => {
+    ? await repeat(`${target.name}, per-message raw floor`, () => {
         const prefix = randomUUID();
-        const latencies = new Float64Array(total);
-        let next = 0;
-        const started = performance.now();
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            while (next < total) {
-              const i = next++;
-              const t = performance.now();
-              await raw.message(`${prefix}-s${i % PEERS}`, `${prefix}-t${targetOf(i)}`, `{"seq":${i}}`);
-              latencies[i] = performance.now() - t;
-            }
-          }),
+        return drive(total, CONCURRENCY, (i) =>
+          raw.message(`${prefix}-s${i % PEERS}`, `${prefix}-t${targetOf(i)}`, `{"seq":${i}}`),
         );
-        const seconds = (performance.now() - started) / 1000;
-        latencies.sort();
-        return {
-          callsPerSecond: total / seconds,
-          p50: latencies[Math.floor(total * 0.5)] as number,
-          p99: latencies[Math.floor(total * 0.99)] as number,
-        };
       })
     : undefined;
   const report = (scenarioName: string, ours: Measured) =>

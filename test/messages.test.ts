@@ -37,6 +37,31 @@ const Inbox = defineEntity({
   update: (event, state) => ({ notes: [...state.notes, event.note] }),
 });
 
+/** Throws on the first delivery of note 0 to each target (a bug that a retry gets past). */
+const failedOnce = new Set<string>();
+const Flaky = defineEntity({
+  type: 'Flaky',
+  init: () => ({ notes: [] as number[] }),
+  handle(message: { n: number }, _state, entity) {
+    if (message.n === 0 && !failedOnce.has(entity.self.id)) {
+      failedOnce.add(entity.self.id);
+      throw new Error('fails once');
+    }
+    return ok([{ type: 'Noted' as const, n: message.n }]);
+  },
+  update: (event, state) => ({ notes: [...state.notes, event.n] }),
+});
+const FlakySender = defineEntity({
+  type: 'FlakySender',
+  init: () => ({}),
+  handle: (message: { to: string }) =>
+    ok(
+      [{ type: 'Sent' as const }],
+      [0, 1, 2, 3].map((n) => send(Flaky.ref(message.to), { n })),
+    ),
+  update: (_event, state) => state,
+});
+
 type SenderMessage =
   | { type: 'Send'; to: string; count: number }
   | { type: 'Refused'; to: string }
@@ -110,6 +135,19 @@ describe.each(storeKinds)('messages on %s', (kind) => {
     for (let i = 0; i < 5; i++) await system.call(from, { type: 'Send', to, count: 4 });
     await vi.waitFor(async () => expect(await notesOf(system, to)).toHaveLength(20));
     expect(await notesOf(system, to)).toEqual(Array.from({ length: 20 }, (_, i) => `sender#${i}`));
+  });
+
+  it('holds back the later messages of a lane while an earlier one fails, then delivers them in order', async () => {
+    // One message per mailbox batch: the later ones wait in the mailbox, not in the decision.
+    const { system } = await start({
+      entities: [FlakySender, Flaky],
+      maxBatch: 1,
+      messageRetry: { initialDelayMs: 20, maxDelayMs: 20 },
+    });
+    const to = randomUUID();
+    await system.call(FlakySender.ref(randomUUID()), { to });
+    await vi.waitFor(async () => expect((await system.read(Flaky.ref(to))).state.notes).toHaveLength(4));
+    expect((await system.read(Flaky.ref(to))).state.notes).toEqual([0, 1, 2, 3]);
   });
 
   it('has the target handle a message once when its delivery is repeated', async () => {
