@@ -35,7 +35,15 @@ export class ForwardClient {
   send(address: string, call: ForwardedCall): Promise<ForwardOutcome> {
     let batcher = this.#batchers.get(address);
     if (!batcher) {
-      batcher = new Batcher((calls) => this.#post(address, calls), this.maxBatch);
+      // A lane's messages go in one POST: the owner holds back the rest of a lane whose message it
+      // did not handle only among those it has.
+      batcher = new Batcher(
+        (calls) => this.#post(address, calls),
+        this.maxBatch,
+        undefined,
+        1,
+        (call) => call.lane,
+      );
       this.#batchers.set(address, batcher);
     }
     return batcher.submit(call);

@@ -23,12 +23,15 @@ export class Batcher<In, Out> {
    *   one waits for the next call after the earlier one's)
    * @param maxCalls at most this many calls in flight; while fewer are, the requests of each turn
    *   go at once in a call of their own
+   * @param groupOf waiting inputs of one group go in the same call, past `maxBatch` if need be (so
+   *   the call that carries one carries those after it)
    */
   constructor(
     private readonly serve: (inputs: In[]) => Promise<readonly Out[]>,
     private readonly maxBatch: number,
     private readonly keyOf?: (input: In) => string,
     private readonly maxCalls = 1,
+    private readonly groupOf?: (input: In) => string | undefined,
   ) {}
 
   submit(input: In): Promise<Out> {
@@ -75,10 +78,14 @@ export class Batcher<In, Out> {
     const batch: Waiting<In, Out>[] = [];
     const rest: Waiting<In, Out>[] = [];
     const keys = new Set<string>();
+    const groups = new Set<string>();
     for (const waiting of this.#waiting) {
       const key = this.keyOf?.(waiting.input);
-      if (batch.length < this.maxBatch && (key === undefined || !(keys.has(key) || this.#busy.has(key)))) {
+      const group = this.groupOf?.(waiting.input);
+      const room = batch.length < this.maxBatch || (group !== undefined && groups.has(group));
+      if (room && (key === undefined || !(keys.has(key) || this.#busy.has(key)))) {
         if (key !== undefined) keys.add(key);
+        if (group !== undefined) groups.add(group);
         batch.push(waiting);
       } else {
         rest.push(waiting);

@@ -71,6 +71,7 @@ export interface WorkerRuntime {
 interface Pending {
   readonly message: unknown;
   readonly delivery: Delivery | undefined;
+  /** Replaced to answer a repeat of this delivery too (see `#takeBatch`). */
   resolve(result: MessageAnswer): void;
   reject(error: unknown): void;
 }
@@ -185,21 +186,31 @@ export class EntityWorker {
   /**
    * The messages waiting, up to the batch limit, calls and delivered messages alike (the ids of
    * the delivered ones are recorded with the batch's events). A message id already in the batch
-   * (a row delivered again while its first delivery waits) is answered as the repeat it is.
+   * (a row delivered again while its first delivery waits) gets the first one's answer, whatever it
+   * is: handled, deferred or failed, so neither deliverer takes it for done before it is.
    */
   #takeBatch(): Pending[] {
     const batch: Pending[] = [];
-    let ids: Set<string> | undefined;
+    let byId: Map<string, Pending> | undefined;
     while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
       const next = this.#queue[this.#head++] as Pending;
       const id = next.delivery?.messageId;
       if (id !== undefined) {
-        ids ??= new Set();
-        if (ids.has(id)) {
-          next.resolve({ ok: true, duplicate: true });
+        byId ??= new Map();
+        const first = byId.get(id);
+        if (first) {
+          const { resolve, reject } = first;
+          first.resolve = (answer) => {
+            resolve(answer);
+            next.resolve(answer);
+          };
+          first.reject = (error) => {
+            reject(error);
+            next.reject(error);
+          };
           continue;
         }
-        ids.add(id);
+        byId.set(id, next);
       }
       batch.push(next);
     }

@@ -51,8 +51,8 @@ export function freedInLane<R extends LaneRow>(lane: readonly R[]): R | undefine
 
 /**
  * The rows a claim takes (see `Outbox.claimOutbox`): rows not held, claimable, by due time then id;
- * after each with an order key, the held rows of its lane that follow it while they are due and not
- * leased. At most `limit`, in id order. `rows`: the outbox's rows (any status), or when `sorted`,
+ * after each with an order key, the held messages of its lane that follow it while they are due and
+ * not leased (effects run one after another, each under its own lease: they come a claim at a time). At most `limit`, in id order. `rows`: the outbox's rows (any status), or when `sorted`,
  * rows in claim order (due time then id), read only as far as needed; `laneOf`: a lane's pending
  * rows in id order.
  */
@@ -85,7 +85,7 @@ export function claimedRows<R extends LaneRow & OutboxRecord & Leased>(
     const lane = laneOf(head.orderKey);
     for (let i = lane.indexOf(head) + 1; i < lane.length && taken.length < limit; i++) {
       const next = lane[i] as R;
-      if (!next.held || !isClaimable(next, now)) break;
+      if (!next.held || next.kind !== 'message' || !isClaimable(next, now)) break;
       taken.push(next);
     }
   }

@@ -6,7 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { Batcher } from '../../src/runtime/batcher.js';
 
-function recording(maxBatch: number, keyOf?: (input: string) => string, maxCalls = 1) {
+function recording(
+  maxBatch: number,
+  keyOf?: (input: string) => string,
+  maxCalls = 1,
+  groupOf?: (input: string) => string | undefined,
+) {
   const calls: string[][] = [];
   let inFlight = 0;
   let overlapped = false;
@@ -30,6 +35,7 @@ function recording(maxBatch: number, keyOf?: (input: string) => string, maxCalls
     maxBatch,
     keyOf,
     maxCalls,
+    groupOf,
   );
   return { batcher, calls, together, overlapped: () => overlapped, most: () => most };
 }
@@ -92,5 +98,14 @@ describe('Batcher', () => {
       const keys = inFlight.map((x) => x[0]);
       expect(new Set(keys).size).toBe(keys.length);
     }
+  });
+
+  it('keeps the waiting requests of one group in the call that takes the first, past maxBatch', async () => {
+    const { batcher, calls } = recording(2, undefined, 1, (x) => (x.startsWith('a') ? 'a' : undefined));
+    await Promise.all(['b1', 'a1', 'c1', 'a2', 'a3', 'd1'].map((x) => batcher.submit(x)));
+    expect(calls).toEqual([
+      ['b1', 'a1', 'a2', 'a3'],
+      ['c1', 'd1'],
+    ]);
   });
 });

@@ -6,7 +6,7 @@
  *
  * Rows with one order key form a lane. A row is written *held* when its lane has a row it must wait
  * for; a claim looks only at rows that are not held (so its cost does not grow with the rows
- * waiting behind them) and takes, after each, the held rows of its lane that follow it; settling a
+ * waiting behind them) and takes, after each, the held messages of its lane that follow it; settling a
  * lane's rows frees the next held one once nothing before it holds it back.
  */
 
@@ -98,9 +98,9 @@ export interface ClaimRequest {
 export interface Outbox {
   /**
    * Leases up to `limit` rows and counts an attempt on each: rows that are not held, due, and not
-   * leased by a live lease, by due time then id; after each one with an order key, the held rows of
-   * that order key that follow it, in id order, as long as they are due and not leased (a lane's
-   * rows come in one claim). Rows leased by a process that died become claimable once their lease
+   * leased by a live lease, by due time then id; after each one with an order key, the held messages
+   * of that order key that follow it, in id order, as long as they are due and not leased (a lane's
+   * messages come in one claim; effects, which run one after another, a claim at a time). Rows leased by a process that died become claimable once their lease
    * has passed. Answers the rows in id order.
    */
   claimOutbox(request: ClaimRequest): Promise<readonly OutboxRecord[]>;

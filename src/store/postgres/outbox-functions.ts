@@ -34,8 +34,8 @@ export function laneLocks(s: string, mode: 'shared' | 'exclusive', orderKeys: st
 /**
  * `claim_outbox(now, limit)`: locks and answers the ids of the rows a claim takes (see
  * `claimedRows`): rows not held, due and not leased, by due time then id (the ready index); after
- * each with an order key, the held rows of its lane that follow it while they are due and not leased
- * (the lane index). Rows another claim has locked are skipped, and a lane's run stops at one.
+ * each with an order key, the held messages of its lane that follow it while they are due and not
+ * leased (the lane index). Rows another claim has locked are skipped, and a lane's run stops at one.
  */
 export const claimOutboxFunction = (s: string) => `
     CREATE OR REPLACE FUNCTION ${s}.claim_outbox(p_now bigint, p_limit int) RETURNS bigint[]
@@ -55,11 +55,12 @@ export const claimOutboxFunction = (s: string) => `
         taken := taken || head.id;
         CONTINUE WHEN head.order_key IS NULL;
         FOR next_row IN
-          SELECT c.id, c.held, c.due_at, c.lease_until FROM ${s}.outbox c
+          SELECT c.id, c.kind, c.held, c.due_at, c.lease_until FROM ${s}.outbox c
           WHERE c.order_key = head.order_key AND c.status = 'pending' AND c.id > head.id
           ORDER BY c.id LIMIT p_limit - cardinality(taken)
         LOOP
-          EXIT WHEN NOT next_row.held OR next_row.due_at > p_now OR next_row.lease_until > p_now;
+          EXIT WHEN NOT next_row.held OR next_row.kind <> 'message' OR next_row.due_at > p_now
+            OR next_row.lease_until > p_now;
           PERFORM 1 FROM ${s}.outbox l
           WHERE l.id = next_row.id AND l.status = 'pending' AND l.held AND l.lease_until <= p_now
           FOR UPDATE SKIP LOCKED;

@@ -225,7 +225,7 @@ function connect(filename: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs
         // The held rows right behind it, while they can be claimed: the lane's run (see `claimedRows`).
         const after = laneAfter.all({ orderKey: head.orderKey, id: head.id, limit: limit - taken.length });
         for (const next of after as ClaimedRow[]) {
-          if (next.held === 0 || next.dueAt > now || next.leaseUntil > now) break;
+          if (next.held === 0 || next.kind !== 'message' || next.dueAt > now || next.leaseUntil > now) break;
           taken.push(next);
         }
       }
