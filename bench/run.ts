@@ -712,7 +712,7 @@ ${clusterSection()}
   activation read (a snapshot lookup and an events read per entity), 19% in \`PRAGMA
   data_version\` (the change token, taken before each read and each append), 10% in the append's
   statements and 9% in the transactions themselves (fsync included). The issue's 10× is missed
-  (about 4×); a token shared by the calls of one turn, or one statement for a batch's activations,
+  (4–5× in the runs so far); a token shared by the calls of one turn, or one statement for a batch's activations,
   are the next levers.
 - **Messages.** A round of the outbox claims up to 256 rows in one statement (the ready index:
   rows not held, by due time and id, then each lane's waiting rows right behind its first),
