@@ -174,12 +174,34 @@ export class ReadSide {
     }
   }
 
-  handle(definition: ProjectionOption | ReactorDefinition): ProjectionHandle {
-    const name = (definition?.kind === 'inline' ? definition.projection : definition)?.name;
+  /** Every projection and reactor of the system, by name, in the order given (inline ones included). */
+  names(): string[] {
+    return [...this.#inline.keys(), ...this.#runners.keys()];
+  }
+
+  /** The handle of a projection or reactor by name (see `names`). */
+  handleNamed(name: string): ProjectionHandle {
     const runner = this.#runners.get(name);
     if (runner) return this.#asyncHandle(runner, name);
     if (this.#inline.has(name)) return this.#inlineHandle(name);
-    throw new ConfigurationError(`No projection or reactor named ${String(name)} is registered in this system`);
+    throw new ConfigurationError(`No projection or reactor named ${JSON.stringify(name)} is registered in this system`);
+  }
+
+  /**
+   * How far a projection or reactor is behind its head: the events after its position (counted up to
+   * `cap`) and how long ago the first of them was recorded (0 when caught up). Inline ones never lag.
+   */
+  async lag(name: string, now: number, cap: number): Promise<{ events: number; ms: number }> {
+    const runner = this.#runners.get(name);
+    if (!runner) return { events: 0, ms: 0 };
+    const { position } = runner.status();
+    const behind = await this.options.store.readFeed({ after: position, entityTypes: runner.entityTypes, limit: cap });
+    const first = behind[0];
+    return { events: behind.length, ms: first ? Math.max(0, now - first.recordedAt) : 0 };
+  }
+
+  handle(definition: ProjectionOption | ReactorDefinition): ProjectionHandle {
+    return this.handleNamed((definition?.kind === 'inline' ? definition.projection : definition)?.name);
   }
 
   #asyncHandle(runner: CheckpointRunner, name: string): ProjectionHandle {

@@ -40,3 +40,26 @@ export async function catchUp<S>(
     if (page.length < PAGE_SIZE) return loaded;
   }
 }
+
+/**
+ * The state as of version `at` (time travel): folded from the opening's snapshot when it is at or
+ * before `at`, else from the first state, reading pages until `at`. Past the end of the log, the
+ * latest state (its version says where the log ends).
+ */
+export async function loadAt<S>(
+  definition: EntityDefinition<string, S>,
+  id: string,
+  at: number,
+  opening: LogStart,
+  readPage: ReadPage,
+): Promise<Loaded<S>> {
+  const usable = opening.snapshot && opening.snapshot.version <= at ? opening.snapshot : undefined;
+  let loaded = startOf(definition, usable);
+  let page = usable || !opening.snapshot ? opening.events : await readPage(id, 1);
+  for (;;) {
+    const wanted = page.filter((stored) => stored.version <= at);
+    loaded = fold(definition, loaded, wanted);
+    if (page.length < PAGE_SIZE || wanted.length < page.length) return loaded;
+    page = await readPage(id, loaded.version + 1);
+  }
+}

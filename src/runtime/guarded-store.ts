@@ -198,6 +198,10 @@ export class GuardedStore {
     return this.#call(() => this.store.outboxStats(Math.floor(now)));
   }
 
+  outboxOf(entity: { readonly type: string; readonly id: string }, limit: number) {
+    return this.#call(() => this.store.outboxOf(entity, limit));
+  }
+
   joinCluster(join: MemberJoin) {
     return this.#call(() => this.store.joinCluster({ ...join, now: Math.floor(join.now) }));
   }

@@ -18,6 +18,7 @@ import type { ProjectionHandle, ProjectionOption } from '../read/read-side.js';
 import { type SubscribedEvent, subscribe } from '../read/subscribe.js';
 import type { OutboxStats } from '../store/port/index.js';
 import { PAGE_SIZE } from './activation.js';
+import { registerInspection } from './inspection.js';
 import { resolveOptions, type SystemOptions } from './options.js';
 import { type Wiring, wire } from './wiring.js';
 import type { CallResult } from './worker.js';
@@ -60,8 +61,19 @@ export interface System {
    * committed). Faults reject with a `PachydermError`.
    */
   call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>>;
-  /** The latest committed state in the store, including events other processes appended. */
-  read<S>(ref: EntityRef<string, never, S>): Promise<{ readonly state: S; readonly version: number }>;
+  /**
+   * The latest committed state in the store, including events other processes appended. With `at`,
+   * the state as of that version (time travel), folded from the latest usable snapshot at or before
+   * it; `at: 0` is the first state, and past the end of the log it is the latest state (the answer's
+   * `version` says where the log ends).
+   *
+   * @example
+   * const { state, version } = await system.read(Account.ref('a1'), { at: 17 });
+   */
+  read<S>(
+    ref: EntityRef<string, never, S>,
+    options?: { at?: number },
+  ): Promise<{ readonly state: S; readonly version: number }>;
   /** The entity's log from version `from` (inclusive, default 1). */
   events<E>(ref: EntityRef<string, never, unknown, E>, options?: { from?: number }): AsyncIterable<RecordedEvent<E>>;
   /**
@@ -117,7 +129,10 @@ export interface System {
  * const result = await system.call(Counter.ref(crypto.randomUUID()), { type: 'Increment' });
  */
 export function createSystem(options: SystemOptions): System {
-  return new RunningSystem(wire(resolveOptions(options)));
+  const parts = wire(resolveOptions(options));
+  const system = new RunningSystem(parts);
+  registerInspection(system, parts);
+  return system;
 }
 
 class RunningSystem implements System {
@@ -143,8 +158,16 @@ class RunningSystem implements System {
     return this.parts.route({ type: definition.type, id: ref.id, message }) as Promise<CallResult<S, R>>;
   }
 
-  async read<S>(ref: EntityRef<string, never, S>): Promise<{ readonly state: S; readonly version: number }> {
+  async read<S>(
+    ref: EntityRef<string, never, S>,
+    options: { at?: number } = {},
+  ): Promise<{ readonly state: S; readonly version: number }> {
     const definition = this.#resolve(ref);
+    const { at } = options ?? {};
+    if (at !== undefined) {
+      if (!Number.isInteger(at) || at < 0) throw new ConfigurationError('read: at must be an integer >= 0');
+      return (await this.parts.readAt(definition, ref.id, at)) as Loaded<S>;
+    }
     const start = this.parts.workers.peek(definition.type, ref.id)?.loaded;
     return (await this.parts.load(definition, ref.id, start)) as Loaded<S>;
   }

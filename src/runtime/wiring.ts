@@ -13,7 +13,7 @@ import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
-import { activate, catchUp, PAGE_SIZE, type ReadPage } from './activation.js';
+import { activate, catchUp, loadAt, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
 import { FreshCopies } from './fresh-copies.js';
@@ -41,6 +41,8 @@ export interface Wiring {
   readonly closing: AbortController;
   /** Reads an entity's state: its whole log, or the events after `start`. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
+  /** The entity's state as of version `at` (time travel). */
+  readAt<S>(definition: EntityDefinition<string, S>, id: string, at: number): Promise<Loaded<S>>;
   readPage: ReadPage;
   /** Changes with every commit and every delivered row. */
   activity(): number;
@@ -114,6 +116,10 @@ export function wire(config: Config): Wiring {
     if (start) return catchUp(definition, id, start, readPage);
     const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
     return activate(definition, id, await opener.submit(request), readPage);
+  }
+  async function readAt<S>(definition: EntityDefinition<string, S>, id: string, at: number) {
+    const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
+    return loadAt(definition, id, at, await opener.submit(request), readPage);
   }
 
   const effects = new AtMostOnceEffects(
@@ -222,6 +228,7 @@ export function wire(config: Config): Wiring {
     commits,
     closing,
     load,
+    readAt,
     readPage,
     conflicts: () => conflicts,
     activity() {

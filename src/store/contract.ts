@@ -647,6 +647,61 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         await store.settleOutbox('p', [{ id: (a as OutboxRecord).id, outcome: { dead: true, error: 'y' } }]);
         assert.equal((await store.outboxStats(100)).deadLetters - before.deadLetters, 1);
       });
+
+      it('answers the due time of the oldest row waiting, not counting timers whose time has not come', async () => {
+        const store = await openNew();
+        const id = randomUUID();
+        // Older than any row the other cases write: the oldest on a shared place too.
+        await appendWith(store, id, 0, {
+          outbox: [{ ...effectRow(`${id}:t`), timer: true, dueAt: -5000 }, effectRow(`${id}:a`, { dueAt: -4000 })],
+        });
+        assert.equal((await store.outboxStats(-6000)).oldestDueAt, -4000);
+        assert.equal((await store.outboxStats(100)).oldestDueAt, -5000);
+        const [timer, effect] = await claimFor(store, id, 100);
+        await store.settleOutbox('p', [
+          { id: (timer as OutboxRecord).id, outcome: { done: true } },
+          { id: (effect as OutboxRecord).id, outcome: { dead: true, error: 'x' } },
+        ]);
+        const after = (await store.outboxStats(100)).oldestDueAt;
+        assert.ok(after === null || after > -4000, `dead and delivered rows are not waiting (got ${after})`);
+      });
+
+      it('answers the rows of an entity still in the outbox: written by its decisions or messages for it, with their trace context', async () => {
+        const store = await openNew();
+        const [id, other] = [randomUUID(), randomUUID()];
+        const traceContext = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const message = (key: string, targetId: string, extra: Partial<OutboxWrite> = {}): OutboxWrite => ({
+          ...effectRow(key),
+          kind: 'message',
+          name: 'Source',
+          targetId,
+          ...extra,
+        });
+        await appendWith(store, id, 0, {
+          outbox: [effectRow(`${id}:mail`, { traceContext }), message(`${id}:m`, other)],
+        });
+        await appendWith(store, other, 0, {
+          outbox: [message(`${other}:reply`, id), message(`${other}:timer`, id, { timer: true, dueAt: 9000 })],
+        });
+        // A message for another entity type with the same id is not this entity's.
+        await appendWith(store, randomUUID(), 0, { outbox: [message('elsewhere', id, { name: 'Other' })] });
+        const mine = await store.outboxOf({ type: 'Source', id }, 100);
+        assert.deepEqual(
+          mine.map((r) => r.idempotencyKey),
+          [`${id}:mail`, `${id}:m`, `${other}:reply`, `${other}:timer`],
+        );
+        assert.equal(mine[0]?.traceContext, traceContext);
+        assert.equal(mine[1]?.traceContext, undefined);
+        assert.equal((await store.outboxOf({ type: 'Source', id }, 2)).length, 2);
+        const [claimed] = (await claimFor(store, id, 100)).filter((r) => r.kind === 'effect');
+        assert.equal(claimed?.traceContext, traceContext);
+        await store.settleOutbox('p', [{ id: (claimed as OutboxRecord).id, outcome: { dead: true, error: 'gone' } }]);
+        assert.deepEqual(
+          (await store.deadLetters(10_000)).find((r) => r.id === claimed?.id)?.traceContext,
+          traceContext,
+        );
+        assert.equal((await store.outboxOf({ type: 'Source', id }, 100))[0]?.status, 'dead');
+      });
     });
   });
 }

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../errors.js';
 import { memoryMembership } from './memory-membership.js';
 import { ReadyRows } from './memory-ready-rows.js';
-import { claimedRows, freedInLane, lookAgainAt, outboxStats, writtenHeld } from './outbox-rules.js';
+import { claimedRows, concernsEntity, freedInLane, lookAgainAt, outboxStats, writtenHeld } from './outbox-rules.js';
 import type {
   AppendResult,
   Checkpoint,
@@ -315,6 +315,12 @@ export function memoryStore(): Store {
 
     async outboxStats(now) {
       return outboxStats([...outbox.values()], now);
+    },
+
+    async outboxOf(entity, limit) {
+      const rows: OutboxRecord[] = [];
+      for (const row of outbox.values()) if (concernsEntity(row, entity)) rows.push(publish(row));
+      return rows.sort((a, b) => Number(a.id) - Number(b.id)).slice(0, limit);
     },
   };
 }

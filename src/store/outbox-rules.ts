@@ -111,6 +111,7 @@ export function outboxStats(rows: readonly (OutboxRecord & Leased)[], now: numbe
   let retrying = 0;
   let deadLetters = 0;
   let pendingTimers = 0;
+  let oldestDueAt: number | null = null;
   for (const row of rows) {
     if (row.status === 'dead') {
       deadLetters++;
@@ -118,31 +119,42 @@ export function outboxStats(rows: readonly (OutboxRecord & Leased)[], now: numbe
       pendingTimers++;
     } else {
       depth++;
+      if (oldestDueAt === null || row.dueAt < oldestDueAt) oldestDueAt = row.dueAt;
       if (row.leaseUntil > now) inFlight++;
       else if (row.attempts > 0) retrying++;
     }
   }
-  return { depth, inFlight, retrying, deadLetters, pendingTimers };
+  return { depth, inFlight, retrying, deadLetters, pendingTimers, oldestDueAt };
 }
 
 /**
  * An outbox row as a SQL store reads it, its columns named as the record's fields: ids and flags
  * in the driver's types, absent optional fields as `null`.
  */
-export type OutboxRow = Omit<OutboxRecord, 'id' | 'timer' | 'targetId' | 'timerKey'> & {
+export type OutboxRow = Omit<OutboxRecord, 'id' | 'timer' | 'targetId' | 'timerKey' | 'traceContext'> & {
   readonly id: number | string;
   readonly timer: boolean | number;
   readonly targetId: string | null;
   readonly timerKey: string | null;
+  readonly traceContext: string | null;
 };
 
+/** Whether a row is one `outboxOf(entity)` answers: written by the entity's decisions, or a message for it. */
+export function concernsEntity(row: OutboxRecord, entity: { readonly type: string; readonly id: string }): boolean {
+  return (
+    (row.sourceType === entity.type && row.sourceId === entity.id) ||
+    (row.kind === 'message' && row.name === entity.type && row.targetId === entity.id)
+  );
+}
+
 /** The record of a stored row, the same shape from every store. */
-export function outboxRecord({ id, timer, targetId, timerKey, ...rest }: OutboxRow): OutboxRecord {
+export function outboxRecord({ id, timer, targetId, timerKey, traceContext, ...rest }: OutboxRow): OutboxRecord {
   return {
     ...rest,
     id: String(id),
     timer: Boolean(timer),
     ...(targetId === null ? {} : { targetId }),
     ...(timerKey === null ? {} : { timerKey }),
+    ...(traceContext === null ? {} : { traceContext }),
   };
 }

@@ -42,6 +42,11 @@ export interface OutboxWrite {
    * for timers, which keep their own time.
    */
   readonly orderKey: string | null;
+  /**
+   * The W3C `traceparent` of the span whose decision wrote the row, when tracing is on: its delivery
+   * is traced as a child of it, also in another process after a restart.
+   */
+  readonly traceContext?: string;
 }
 
 /** A row of the outbox as stored. */
@@ -84,6 +89,8 @@ export interface OutboxStats {
   readonly deadLetters: number;
   /** Timers whose time has not come. */
   readonly pendingTimers: number;
+  /** The due time of the oldest row waiting to be delivered (counted in `depth`), null when there is none. */
+  readonly oldestDueAt: number | null;
 }
 
 /** A deliverer asks for due rows. */
@@ -121,4 +128,10 @@ export interface Outbox {
    */
   nextDueAt(after: number): Promise<number | undefined>;
   outboxStats(now: number): Promise<OutboxStats>;
+  /**
+   * For operators: the rows still in the outbox (pending or dead) that the entity's decisions wrote
+   * (`sourceType`, `sourceId`) or that are messages for it (`name`, `targetId`), timers included, in
+   * id order, at most `limit`.
+   */
+  outboxOf(entity: { readonly type: string; readonly id: string }, limit: number): Promise<readonly OutboxRecord[]>;
 }

@@ -94,9 +94,9 @@ export const commitBatchFunction = (s: string) => `
             -- A row starts held when its lane's last pending row holds it back (see writtenHeld in
             -- outbox-rules.ts), or when an earlier row of this append in its lane is new.
             INSERT INTO ${s}.outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
-              order_key, source_type, source_id, source_version, held)
+              order_key, source_type, source_id, source_version, trace_context, held)
             SELECT r.kind, r.name, r.target_id, r.payload, r.idempotency_key, r.due_at, r.timer, r.timer_key,
-              r.order_key, p_types[i], p_ids[i], r.source_version,
+              r.order_key, p_types[i], p_ids[i], r.source_version, r.trace_context,
               r.order_key IS NOT NULL AND (r.lane_index > 1 OR coalesce((
                 SELECT r.kind = 'message' OR t.held OR t.attempts = 0 FROM ${s}.outbox t
                 WHERE t.order_key = r.order_key AND t.status = 'pending' ORDER BY t.id DESC LIMIT 1), false))
@@ -104,8 +104,8 @@ export const commitBatchFunction = (s: string) => `
               SELECT w.*, row_number() OVER (PARTITION BY w.order_key ORDER BY w.n) AS lane_index
               FROM ROWS FROM (jsonb_to_recordset(extra -> 'outbox') AS (kind text, name text, target_id text,
                 payload text, idempotency_key text, due_at bigint, timer boolean, timer_key text, order_key text,
-                source_version int)) WITH ORDINALITY AS w(kind, name, target_id, payload, idempotency_key, due_at,
-                timer, timer_key, order_key, source_version, n)
+                source_version int, trace_context text)) WITH ORDINALITY AS w(kind, name, target_id, payload,
+                idempotency_key, due_at, timer, timer_key, order_key, source_version, trace_context, n)
             ) r
             ORDER BY r.n;
           END IF;

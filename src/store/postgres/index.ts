@@ -329,6 +329,10 @@ export function postgresStore(options: PostgresStoreOptions): Store {
       return rows[0]?.at ?? undefined;
     },
 
+    async outboxOf({ type, id }, limit) {
+      const { rows } = await query<OutboxRow>({ ...sql.outboxOf, values: [type, id, limit] });
+      return rows.map(outboxRecord);
+    },
     async outboxStats(now) {
       const { rows } = await query<OutboxStats>({ ...sql.outboxStats, values: [now] });
       return rows[0] as OutboxStats;
@@ -444,6 +448,7 @@ function extrasOf(append: StreamAppend): object | null {
       timer_key: w.timerKey ?? null,
       order_key: w.orderKey,
       source_version: w.sourceVersion,
+      trace_context: w.traceContext ?? null,
     })),
   };
 }

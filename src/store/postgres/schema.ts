@@ -137,6 +137,11 @@ const migrations: readonly ((schema: string) => string)[] = [
     ${commitBatchFunction(s)}
     ${claimOutboxFunction(s)}
     ${settleOutboxFunction(s)}`,
+  // Telemetry: the trace context of the decision that wrote a row, so its delivery joins the trace;
+  // commit_batch writes it.
+  (s) => `
+    ALTER TABLE ${s}.outbox ADD COLUMN trace_context text;
+    ${commitBatchFunction(s)}`,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */

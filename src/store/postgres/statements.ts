@@ -15,7 +15,7 @@ export function statements(schema: string, quotedSchema: string) {
     ${t}.payload, ${t}.idempotency_key AS "idempotencyKey", ${t}.due_at::float8 AS "dueAt", ${t}.timer,
     ${t}.timer_key AS "timerKey", ${t}.order_key AS "orderKey", ${t}.source_type AS "sourceType",
     ${t}.source_id AS "sourceId", ${t}.source_version AS "sourceVersion", ${t}.attempts,
-    ${t}.last_error AS "lastError", ${t}.status`;
+    ${t}.last_error AS "lastError", ${t}.status, ${t}.trace_context AS "traceContext"`;
   const checkpointColumns = 'name, version, position, failed, rebuild';
   const recordedAt = (t: string) => `round(extract(epoch FROM ${t}.recorded_at) * 1000)::float8`;
   return {
@@ -67,8 +67,16 @@ export function statements(schema: string, quotedSchema: string) {
           count(*) FILTER (WHERE status = 'pending' AND lease_until > $1)::int AS "inFlight",
           count(*) FILTER (WHERE status = 'pending' AND lease_until <= $1 AND attempts > 0)::int AS retrying,
           count(*) FILTER (WHERE status = 'dead')::int AS "deadLetters",
-          count(*) FILTER (WHERE status = 'pending' AND timer AND attempts = 0 AND due_at > $1)::int AS "pendingTimers"
+          count(*) FILTER (WHERE status = 'pending' AND timer AND attempts = 0 AND due_at > $1)::int AS "pendingTimers",
+          (min(due_at) FILTER (WHERE status = 'pending' AND NOT (timer AND attempts = 0 AND due_at > $1)))::float8
+            AS "oldestDueAt"
         FROM ${s}.outbox`,
+    },
+    outboxOf: {
+      name: `${prefix}_outbox_of`,
+      text: `SELECT ${columns('o')} FROM ${s}.outbox o
+        WHERE (o.source_type = $1 AND o.source_id = $2) OR (o.kind = 'message' AND o.name = $1 AND o.target_id = $2)
+        ORDER BY o.id LIMIT $3`,
     },
     /** Catch-ups of many entities in one round trip: the events of each log from its own version. */
     readStreams: {

@@ -182,6 +182,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async outboxStats(now) {
       return sql().outboxStats.get({ now }) as OutboxStats;
     },
+    async outboxOf({ type, id }, limit) {
+      return (sql().outboxOf.all({ type, id, limit }) as OutboxRow[]).map(outboxRecord);
+    },
   };
 }
 
@@ -469,6 +472,7 @@ function append(
       sourceType: append.entityType,
       sourceId: append.streamId,
       sourceVersion: write.sourceVersion,
+      traceContext: write.traceContext ?? null,
       held: writtenHeld(write.kind, tail && laneRowOf(tail)) ? 1 : 0,
     });
   }

@@ -105,6 +105,8 @@ export const sqliteMigrations: readonly string[] = [
    CREATE INDEX pachyderm_outbox_lane ON pachyderm_outbox (order_key, id)
      WHERE status = 'pending' AND order_key IS NOT NULL;
    CREATE INDEX pachyderm_outbox_dead ON pachyderm_outbox (id) WHERE status = 'dead';`,
+  // Telemetry: the trace context of the decision that wrote a row, so its delivery joins the trace.
+  'ALTER TABLE pachyderm_outbox ADD COLUMN trace_context TEXT;',
 ];
 
 /** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */

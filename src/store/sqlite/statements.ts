@@ -6,7 +6,8 @@
 /** An outbox row's columns, named as the record's fields (see `outboxRecord`). */
 const outboxColumns = `id, kind, name, target_id AS targetId, payload, idempotency_key AS idempotencyKey,
   due_at AS dueAt, timer, timer_key AS timerKey, order_key AS orderKey, source_type AS sourceType,
-  source_id AS sourceId, source_version AS sourceVersion, attempts, last_error AS lastError, status`;
+  source_id AS sourceId, source_version AS sourceVersion, attempts, last_error AS lastError, status,
+  trace_context AS traceContext`;
 
 /**
  * Events are read as rows of values in this order (the store makes the events: see `eventsOf`);
@@ -26,9 +27,9 @@ export const statements = {
     markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, ?)',
     cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
     insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
-           order_key, source_type, source_id, source_version, held)
+           order_key, source_type, source_id, source_version, held, trace_context)
          VALUES (@kind, @name, @targetId, @payload, @idempotencyKey, @dueAt, @timer, @timerKey, @orderKey,
-           @sourceType, @sourceId, @sourceVersion, @held)`,
+           @sourceType, @sourceId, @sourceVersion, @held, @traceContext)`,
     /** A lane's last pending row: whether a row written behind it starts held. */
     laneTail: `SELECT id, kind, held = 1 AS held, attempts FROM pachyderm_outbox
          WHERE order_key = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
@@ -133,6 +134,11 @@ export const statements = {
          coalesce(sum(status = 'pending' AND lease_until > @now), 0) AS inFlight,
          coalesce(sum(status = 'pending' AND lease_until <= @now AND attempts > 0), 0) AS retrying,
          coalesce(sum(status = 'dead'), 0) AS deadLetters,
-         coalesce(sum(status = 'pending' AND timer = 1 AND attempts = 0 AND due_at > @now), 0) AS pendingTimers
+         coalesce(sum(status = 'pending' AND timer = 1 AND attempts = 0 AND due_at > @now), 0) AS pendingTimers,
+         min(CASE WHEN status = 'pending' AND NOT (timer = 1 AND attempts = 0 AND due_at > @now) THEN due_at END)
+           AS oldestDueAt
        FROM pachyderm_outbox`,
+  outboxOf: `SELECT ${outboxColumns} FROM pachyderm_outbox
+       WHERE (source_type = @type AND source_id = @id) OR (kind = 'message' AND name = @type AND target_id = @id)
+       ORDER BY id LIMIT @limit`,
 } as const;
