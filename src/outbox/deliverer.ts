@@ -68,6 +68,8 @@ export class AtLeastOnceDeliverer {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** Until `start`, nothing is delivered (a tool's system never starts it). */
+  #started = false;
   /** Why the last pass failed, while the store is unavailable. */
   #failure: unknown;
 
@@ -75,12 +77,13 @@ export class AtLeastOnceDeliverer {
 
   /** Delivers what is due now, then keeps polling. */
   start(): void {
+    this.#started = true;
     this.kick();
   }
 
   /** Looks at the outbox as soon as possible (after a commit that wrote to it). */
   kick(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#started) return;
     if (this.#running) {
       this.#again = true;
       return;

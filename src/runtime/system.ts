@@ -129,8 +129,22 @@ export interface System {
  * const result = await system.call(Counter.ref(crypto.randomUUID()), { type: 'Increment' });
  */
 export function createSystem(options: SystemOptions): System {
+  return open(options, true);
+}
+
+/**
+ * A system for an operator's tool (the CLI) on an application's options: it answers calls and reads
+ * but does no background work (no outbox delivery, no projection or reactor runs) and joins no
+ * cluster, so looking at a store changes nothing there. Not exported from the package.
+ */
+export function createToolSystem(options: SystemOptions): System {
+  const { cluster: _cluster, ...rest } = options;
+  return open(rest, false);
+}
+
+function open(options: SystemOptions, background: boolean): System {
   const parts = wire(resolveOptions(options));
-  const system = new RunningSystem(parts);
+  const system = new RunningSystem(parts, background);
   registerInspection(system, parts);
   return system;
 }
@@ -140,10 +154,15 @@ class RunningSystem implements System {
 
   readonly cluster: ClusterView;
 
-  constructor(private readonly parts: Wiring) {
+  constructor(
+    private readonly parts: Wiring,
+    background: boolean,
+  ) {
     parts.store.retain();
-    parts.deliverer.start();
-    parts.readSide.start();
+    if (background) {
+      parts.deliverer.start();
+      parts.readSide.start();
+    }
     this.cluster = parts.cluster ?? { members: () => [], ownerOf: () => undefined };
     parts.cluster?.start().catch((error) => {
       parts.config.logger.error('cluster: this node cannot listen for its peers; it runs every call itself', { error });
