@@ -5,6 +5,7 @@
  * Correctness never depends on this: every node may run any call, and the log's expected-version
  * check keeps the data right; routing keeps one worker per entity in the common case.
  */
+import { SpanKind } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { EntityRef } from '../define/entity.js';
 import { type ErrorCode, PachydermError } from '../errors.js';
@@ -13,6 +14,7 @@ import type { FreshCopies } from '../runtime/fresh-copies.js';
 import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { MessageAnswer } from '../runtime/worker.js';
 import type { AppendWatch } from '../store/port/index.js';
+import { Attribute, SpanName, type Telemetry } from '../telemetry/telemetry.js';
 import { ForwardClient } from './forward-client.js';
 import { ForwardServer } from './forward-server.js';
 import { type ClusterMember, ClusterMembership } from './membership.js';
@@ -58,8 +60,9 @@ export interface ClusterParts {
   readonly store: GuardedStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Runs a call on this node's worker. */
-  local(call: ForwardedCall): Promise<MessageAnswer>;
+  readonly telemetry: Telemetry;
+  /** Runs a call on this node's worker; `fromPeer` when a peer forwarded it. */
+  local(call: ForwardedCall, fromPeer?: boolean): Promise<MessageAnswer>;
   /** True when this node serves the entity type. */
   serves(type: string): boolean;
   /** Unloads idle workers of these partitions: this node just gained them, and another may have appended. */
@@ -138,7 +141,14 @@ export class Cluster implements ClusterView {
     if (!owner || this.#membership.isSelf(owner)) return this.parts.local(call);
     let outcome: Awaited<ReturnType<ForwardClient['send']>>;
     try {
-      outcome = await this.#client.send(owner.address, call);
+      const attributes = {
+        [Attribute.entityType]: call.type,
+        [Attribute.entityId]: call.id,
+        [Attribute.member]: owner.name,
+      };
+      outcome = await this.parts.telemetry.inSpan(SpanName.forward, call.trace, SpanKind.CLIENT, attributes, (trace) =>
+        this.#client.send(owner.address, trace === undefined ? call : { ...call, trace }),
+      );
     } catch (error) {
       this.#counts.unreachable++;
       throw error;
@@ -181,7 +191,7 @@ export class Cluster implements ClusterView {
     this.#counts.servedForPeers++;
     if (!this.parts.serves(call.type)) return { notServed: true };
     try {
-      return { answer: await this.parts.local(call) };
+      return { answer: await this.parts.local(call, true) };
     } catch (error) {
       return faultOf(error);
     }

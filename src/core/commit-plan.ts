@@ -12,6 +12,8 @@ import type { PlannedEffect } from './plan-effect.js';
 export type PlannedRun = Extract<PlannedEffect, { kind: 'run' }> & {
   readonly version: number;
   readonly idempotencyKey: string;
+  /** The `traceparent` of the call whose decision asked for it (tracing on). */
+  readonly traceContext?: string;
 };
 
 export interface CommitPlan {
@@ -37,6 +39,7 @@ export function emptyPlan(): CommitPlan {
  *
  * @param version the entity's version after this decision's events
  * @param now the commit's time: `sendAfter` counts from it
+ * @param traceContext the deciding call's `traceparent`, carried by the rows and runs (tracing on)
  */
 export function addToPlan(
   plan: CommitPlan,
@@ -44,12 +47,14 @@ export function addToPlan(
   effects: readonly PlannedEffect[],
   version: number,
   now: number,
+  traceContext?: string,
 ): void {
+  const traced = traceContext === undefined ? {} : { traceContext };
   for (const effect of effects) {
     const idempotencyKey = idempotencyKeyOf(source.id, version, effect.index);
     switch (effect.kind) {
       case 'run':
-        plan.runs.push({ ...effect, version, idempotencyKey });
+        plan.runs.push({ ...effect, version, idempotencyKey, ...traced });
         break;
       case 'outbox':
         plan.outbox.push({
@@ -62,6 +67,7 @@ export function addToPlan(
           timer: false,
           // Effects of one entity start in commit order.
           orderKey: `e:${source.id}`,
+          ...traced,
         });
         break;
       case 'send': {
@@ -79,6 +85,7 @@ export function addToPlan(
           ...(effect.key === undefined ? {} : { timerKey: effect.key }),
           // Messages from one sender to one target arrive in order; timers keep their own time.
           orderKey: timer ? null : `m:${source.id.length}:${source.id}${effect.target.id}`,
+          ...traced,
         });
         break;
       }

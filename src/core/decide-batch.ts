@@ -21,6 +21,8 @@ export type BatchAnswer =
 export interface BatchInput {
   readonly message: unknown;
   readonly lane?: string;
+  /** The `traceparent` of the message's call span, for the rows its decision writes (tracing on). */
+  readonly trace?: string;
 }
 
 export interface BatchDecision {
@@ -47,7 +49,7 @@ export function decideBatch(
   const plan = emptyPlan();
   let { state, version } = start;
   const stopped = new Set<string>();
-  for (const { message, lane } of inputs) {
+  for (const { message, lane, trace } of inputs) {
     if (lane !== undefined && stopped.has(lane)) {
       answers.push({ deferred: true });
       continue;
@@ -61,7 +63,7 @@ export function decideBatch(
       state = outcome.state;
       version += outcome.encodedEvents.length;
       for (const event of outcome.encodedEvents) events.push(event);
-      addToPlan(plan, ref, outcome.effects, version, now);
+      addToPlan(plan, ref, outcome.effects, version, now, trace);
       answers.push({ ok: true, state, version });
     } catch (fault) {
       answers.push({ fault });

@@ -4,12 +4,14 @@
  * delivered by one of them at a time, and a row leased by a process that died is taken over when
  * its lease expires. (At-most-once effects run in process: see runtime/at-most-once-effects.ts.)
  */
+import { SpanKind } from '@opentelemetry/api';
 import type { CancelTimer, Clock } from '../clock.js';
 import { decodeJson } from '../core/json.js';
 import type { AppContext, EffectDefinition } from '../define/effect.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox, OutboxOutcome, OutboxRecord } from '../store/port/index.js';
+import { Attribute, SpanName, type Telemetry } from '../telemetry/telemetry.js';
 import { type RetryPolicy, retryDelay } from './retry-policy.js';
 import { SettleQueue } from './settle-queue.js';
 
@@ -43,6 +45,8 @@ export interface DelivererOptions {
   readonly context: AppContext;
   /** Retries of messages to entities. */
   readonly messageRetry: RetryPolicy;
+  /** Each delivery and effect is a span, a child of the one whose decision wrote the row. */
+  readonly telemetry: Telemetry;
   /**
    * Hands a message to the target entity of this system; undefined when it serves no such type.
    * Messages handed over in one turn of the event loop reach their targets' mailboxes together.
@@ -51,7 +55,7 @@ export interface DelivererOptions {
     type: string,
     id: string,
     message: unknown,
-    delivery: { readonly messageId: string; readonly lane?: string },
+    delivery: { readonly messageId: string; readonly lane?: string; readonly trace?: string },
   ): Promise<DeliveryResult> | undefined;
 }
 
@@ -206,6 +210,8 @@ export class AtLeastOnceDeliverer {
       idempotencyKey: row.idempotencyKey,
       attempt: row.attempts,
     };
+    const name = 'done' in outcome ? 'done' : 'dead' in outcome ? 'dead' : 'retryAt' in outcome ? 'retry' : 'released';
+    this.options.telemetry.delivery(row.kind, name);
     if ('done' in outcome) this.counters.delivered++;
     else if ('dead' in outcome) {
       this.counters.deadLettered++;
@@ -224,14 +230,22 @@ export class AtLeastOnceDeliverer {
     const definition = this.options.effect(row.name);
     if (!definition)
       return { dead: true, error: `Effect ${JSON.stringify(row.name)} is not registered in this process` };
+    const ref = { type: row.sourceType, id: row.sourceId };
     try {
-      await definition.run(row.payload === null ? undefined : decodeJson(row.payload), {
-        context: this.options.context,
-        ref: { type: row.sourceType, id: row.sourceId },
-        version: row.sourceVersion,
-        idempotencyKey: row.idempotencyKey,
-        attempt: row.attempts,
-      });
+      await this.options.telemetry.inSpan(
+        SpanName.effect,
+        row.traceContext ?? null,
+        SpanKind.INTERNAL,
+        rowAttributes(row),
+        () =>
+          definition.run(row.payload === null ? undefined : decodeJson(row.payload), {
+            context: this.options.context,
+            ref,
+            version: row.sourceVersion,
+            idempotencyKey: row.idempotencyKey,
+            attempt: row.attempts,
+          }),
+      );
       return { done: true };
     } catch (error) {
       return this.#failed(row, definition.retry, messageOf(error));
@@ -240,21 +254,26 @@ export class AtLeastOnceDeliverer {
 
   async #sendMessage(row: OutboxRecord): Promise<OutboxOutcome> {
     const target = { type: row.name, id: row.targetId ?? '' };
-    let delivery: Promise<DeliveryResult> | undefined;
+    const { telemetry } = this.options;
     try {
-      const lane = row.orderKey ?? undefined;
-      delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), {
-        messageId: row.idempotencyKey,
-        ...(lane === undefined ? {} : { lane }),
-      });
-    } catch (error) {
-      return this.#failed(row, this.options.messageRetry, messageOf(error));
-    }
-    if (!delivery) {
-      return { dead: true, error: `Entity type ${JSON.stringify(target.type)} is not served by this process` };
-    }
-    try {
-      const result = await delivery;
+      const result = await telemetry.inSpan(
+        SpanName.deliver,
+        row.traceContext ?? null,
+        SpanKind.CONSUMER,
+        rowAttributes(row),
+        (trace) => {
+          const lane = row.orderKey ?? undefined;
+          const delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), {
+            messageId: row.idempotencyKey,
+            ...(lane === undefined ? {} : { lane }),
+            ...(trace === undefined ? {} : { trace }),
+          });
+          return delivery ?? Promise.resolve(undefined);
+        },
+      );
+      if (!result) {
+        return { dead: true, error: `Entity type ${JSON.stringify(target.type)} is not served by this process` };
+      }
       if (result.ok) return { done: true };
       if ('deferred' in result) return { released: true };
       return { dead: true, error: `${target.type} rejected the message: ${safeJson(result.error)}` };
@@ -267,6 +286,18 @@ export class AtLeastOnceDeliverer {
     if (row.attempts >= policy.maxAttempts) return { dead: true, error };
     return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts), error };
   }
+}
+
+/** A row's span attributes. */
+function rowAttributes(row: OutboxRecord) {
+  return {
+    [Attribute.outboxId]: row.id,
+    [Attribute.outboxKind]: row.kind,
+    [Attribute.attempt]: row.attempts,
+    ...(row.kind === 'effect'
+      ? { [Attribute.effect]: row.name, [Attribute.entityType]: row.sourceType, [Attribute.entityId]: row.sourceId }
+      : { [Attribute.entityType]: row.name, [Attribute.entityId]: row.targetId ?? '' }),
+  };
 }
 
 function safeJson(value: unknown): string {

@@ -5,6 +5,7 @@
  * lost its lease is refused and applies nothing. Failures retry with backoff, then stop at the
  * event or skip it, as the definition says; a store outage is waited out without loss.
  */
+import { SpanKind } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { SqlStatement } from '../core/sql.js';
 import type { OnError } from '../define/projection.js';
@@ -13,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { type RetryPolicy, retryDelay } from '../outbox/retry-policy.js';
 import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { Checkpoint, FeedEvent, SkippedEvent } from '../store/port/index.js';
+import { Attribute, SpanName, type Telemetry } from '../telemetry/telemetry.js';
 import { FeedSignal } from './feed-signal.js';
 
 /** What `status()` reports. */
@@ -45,6 +47,8 @@ export interface RunnerEnvironment {
   readonly owner: string;
   readonly leaseMs: number;
   readonly pollIntervalMs: number;
+  /** Each batch is a span (`pachyderm.projection.batch`). */
+  readonly telemetry: Telemetry;
 }
 
 export interface RunnerOptions extends RunnerEnvironment {
@@ -209,7 +213,10 @@ export class CheckpointRunner {
       this.#caughtUp();
       return true;
     }
-    await this.#applyBatch(checkpoint, events);
+    const attributes = { [Attribute.projection]: name, [Attribute.events]: events.length };
+    await this.options.telemetry.inSpan(SpanName.projectionBatch, null, SpanKind.INTERNAL, attributes, () =>
+      this.#applyBatch(checkpoint, events),
+    );
     return false;
   }
 

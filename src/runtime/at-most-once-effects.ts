@@ -1,7 +1,9 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { PlannedRun } from '../core/commit-plan.js';
 import type { AppContext, EffectDefinition } from '../define/effect.js';
 import { EffectFailedError, type FailedEffect } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { Attribute, SpanName, type Telemetry } from '../telemetry/telemetry.js';
 import type { EntityWorker } from './worker.js';
 
 /**
@@ -20,6 +22,7 @@ export class AtMostOnceEffects {
     private readonly context: AppContext,
     private readonly logger: Logger,
     private readonly onEffectError: ((error: EffectFailedError, effect: FailedEffect) => void) | undefined,
+    private readonly telemetry: Telemetry,
   ) {}
 
   run(worker: EntityWorker, effects: readonly PlannedRun[]): void {
@@ -42,11 +45,19 @@ export class AtMostOnceEffects {
   }
 
   async #runAll(worker: EntityWorker, effects: readonly PlannedRun[]): Promise<void> {
-    for (const { effect, payload, version, idempotencyKey } of effects) {
+    const { ref } = worker;
+    for (const { effect, payload, version, idempotencyKey, traceContext } of effects) {
       try {
         // Registration was checked before the commit.
         const definition = this.effect(effect) as EffectDefinition;
-        await definition.run(payload, { context: this.context, ref: worker.ref, version, idempotencyKey, attempt: 1 });
+        const attributes = {
+          [Attribute.effect]: effect,
+          [Attribute.entityType]: ref.type,
+          [Attribute.entityId]: ref.id,
+        };
+        await this.telemetry.inSpan(SpanName.effect, traceContext ?? null, SpanKind.INTERNAL, attributes, () =>
+          definition.run(payload, { context: this.context, ref, version, idempotencyKey, attempt: 1 }),
+        );
       } catch (cause) {
         const failed = { effect, payload, ref: worker.ref, version, idempotencyKey };
         this.#report(new EffectFailedError(failed, cause), failed);

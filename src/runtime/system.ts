@@ -149,8 +149,12 @@ function open(options: SystemOptions, background: boolean): System {
   return system;
 }
 
+/** Events behind that a projection's lag gauge counts up to (one read of the feed). */
+const LAG_CAP = 10_000;
+
 class RunningSystem implements System {
   #closing: Promise<void> | undefined;
+  readonly #unobserve: () => void;
 
   readonly cluster: ClusterView;
 
@@ -163,6 +167,14 @@ class RunningSystem implements System {
       parts.deliverer.start();
       parts.readSide.start();
     }
+    const { store, config, workers, readSide } = parts;
+    this.#unobserve = parts.telemetry.observe({
+      outboxStats: () => store.outboxStats(config.clock.now()),
+      now: () => config.clock.now(),
+      activeEntities: () => workers.size,
+      projections: () => readSide.names(),
+      lag: (name) => readSide.lag(name, config.clock.now(), LAG_CAP),
+    });
     this.cluster = parts.cluster ?? { members: () => [], ownerOf: () => undefined };
     parts.cluster?.start().catch((error) => {
       parts.config.logger.error('cluster: this node cannot listen for its peers; it runs every call itself', { error });
@@ -172,8 +184,6 @@ class RunningSystem implements System {
   async call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>> {
     const definition = this.#resolve(ref);
     assertJsonSafe(message, `The message to ${definition.type}`);
-    if (!this.parts.cluster)
-      return this.parts.workers.get(definition, ref.id).call(message) as Promise<CallResult<S, R>>;
     return this.parts.route({ type: definition.type, id: ref.id, message }) as Promise<CallResult<S, R>>;
   }
 
@@ -303,6 +313,7 @@ class RunningSystem implements System {
     this.#closing ??= (async () => {
       const { workers, deliverer, effects, snapshots, store, readSide, closing, cluster } = this.parts;
       closing.abort();
+      this.#unobserve();
       // Peers stop forwarding here and take over this node's partitions; calls they already sent finish.
       await cluster?.drain();
       workers.stop();

@@ -13,6 +13,7 @@ import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
+import { Attribute, type CallOutcome, type CallTrace, SpanName, Telemetry } from '../telemetry/telemetry.js';
 import { activate, catchUp, loadAt, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
@@ -48,6 +49,7 @@ export interface Wiring {
   activity(): number;
   /** Appends refused by the version check so far. */
   conflicts(): number;
+  readonly telemetry: Telemetry;
 }
 
 export function wire(config: Config): Wiring {
@@ -56,6 +58,7 @@ export function wire(config: Config): Wiring {
   const owner = randomUUID();
   const commits = new FeedSignal(clock, config.pollIntervalMs);
   const closing = new AbortController();
+  const telemetry = new Telemetry();
   const readSide = new ReadSide({
     projections: config.projections,
     reactors: config.reactors,
@@ -67,23 +70,39 @@ export function wire(config: Config): Wiring {
     leaseMs: config.leaseMs,
     pollIntervalMs: config.pollIntervalMs,
     context: config.context,
+    telemetry,
   });
 
   let conflicts = 0;
-  const counted = (outcomes: readonly CommitOutcome[]) => {
-    for (const outcome of outcomes) if (!outcome.ok && 'conflict' in outcome) conflicts++;
+  const counted = (appends: readonly StreamAppend[], outcomes: readonly CommitOutcome[]) => {
+    telemetry.committed(appends.length);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.ok || !('conflict' in outcome)) return;
+      conflicts++;
+      telemetry.conflict((appends[i] as StreamAppend).entityType);
+    });
     return outcomes;
   };
+  // When a traced call's append joins a group commit: when that commit started, and how many appends it had.
+  const commitTimes = new WeakMap<StreamAppend, { started: number; appends: number }>();
+  let timed = false;
   // Group commit: appends of many entities in one transaction (one per log); activations and
   // catch-ups (or confirmations that a loaded copy is the latest) of many entities in one read each.
   // Inline projections run in the commit's transaction, once their `setup` has run.
   const committer = new Batcher<StreamAppend, CommitOutcome>(
     async (appends) => {
+      if (timed) {
+        const started = performance.now();
+        for (const append of appends) {
+          const times = commitTimes.get(append);
+          if (times) Object.assign(times, { started, appends: appends.length });
+        }
+      }
       const recordedAt = clock.now();
       const project = readSide.projector(appends, recordedAt);
-      if (!project) return counted(await store.commit({ appends, recordedAt }));
+      if (!project) return counted(appends, await store.commit({ appends, recordedAt }));
       await readSide.ready();
-      const outcomes = counted(await store.commit({ appends, recordedAt, project }));
+      const outcomes = counted(appends, await store.commit({ appends, recordedAt, project }));
       return outcomes.map((outcome, i) =>
         'projectionFailed' in outcome
           ? {
@@ -111,6 +130,23 @@ export function wire(config: Config): Wiring {
     undefined,
     store.inFlight,
   );
+  /** Commits an append; with the spans of the calls it answers, records its wait and commit on them. */
+  async function append(append: StreamAppend, traces: readonly CallTrace[]): Promise<CommitOutcome> {
+    if (traces.length === 0) return committer.submit(append);
+    timed = true;
+    const submitted = performance.now();
+    const times = { started: submitted, appends: 1 };
+    commitTimes.set(append, times);
+    try {
+      return await committer.submit(append);
+    } finally {
+      const ended = performance.now();
+      for (const trace of traces) {
+        trace.phase(SpanName.commitWait, submitted, times.started, {});
+        trace.phase(SpanName.commit, times.started, ended, { [Attribute.commitSize]: times.appends });
+      }
+    }
+  }
   const readPage: ReadPage = (streamId, fromVersion) => reader.submit({ streamId, fromVersion });
   async function load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>) {
     if (start) return catchUp(definition, id, start, readPage);
@@ -127,6 +163,7 @@ export function wire(config: Config): Wiring {
     config.context,
     logger,
     config.onEffectError,
+    telemetry,
   );
   const snapshots = new SnapshotWriter(store, config.snapshotEvery, logger);
   let commitCount = 0;
@@ -150,7 +187,7 @@ export function wire(config: Config): Wiring {
     now: () => clock.now(),
     changeToken: () => store.changeToken(),
     load,
-    append: (append) => committer.submit(append),
+    append,
     backoff: conflictBackoff,
     committed(worker, plan, previousVersion, committed, position) {
       commitCount++;
@@ -184,18 +221,39 @@ export function wire(config: Config): Wiring {
     effect: (name) => registered.effect(name),
     context: config.context,
     messageRetry: config.messageRetry,
-    deliver(type, id, message, { messageId, lane }) {
+    telemetry,
+    deliver(type, id, message, { messageId, lane, trace }) {
       if (!registered.entity(type)) return undefined;
       assertValidId(id);
-      return route({ type, id, message, messageId, ...(lane === undefined ? {} : { lane }) });
+      return route({
+        type,
+        id,
+        message,
+        messageId,
+        ...(lane === undefined ? {} : { lane }),
+        ...(trace === undefined ? {} : { trace }),
+      });
     },
   });
 
   /** A call on this node's worker for the entity. */
-  const local = ({ type, id, message, messageId, lane }: ForwardedCall): Promise<MessageAnswer> => {
+  // Its span is under the `traceparent` it carries (an outbox row's, a peer's), else the caller's context.
+  const local = (call: ForwardedCall, fromPeer = false): Promise<MessageAnswer> => {
+    const { type, id, message, messageId, lane } = call;
     assertValidId(id);
+    const worker = workers.get(registered.requireEntity(type), id);
     const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
-    return workers.get(registered.requireEntity(type), id).call(message, delivery);
+    const span = telemetry.startCall(type, id, call.trace, messageId !== undefined, fromPeer);
+    return worker.call(message, delivery, span.trace).then(
+      (answer) => {
+        span.end(outcomeOf(answer), 'version' in answer ? answer.version : undefined);
+        return answer;
+      },
+      (error: unknown) => {
+        span.end('error', undefined, error);
+        throw error;
+      },
+    );
   };
   const cluster =
     config.cluster &&
@@ -210,6 +268,7 @@ export function wire(config: Config): Wiring {
         workers.unloadIdle((worker) => partitions.has(partitionOf(worker.ref.id, count)));
       },
       conflicts: () => conflicts,
+      telemetry,
       maxBatch: config.maxBatch,
       freshCopies,
     });
@@ -231,11 +290,17 @@ export function wire(config: Config): Wiring {
     readAt,
     readPage,
     conflicts: () => conflicts,
+    telemetry,
     activity() {
       const { delivered, retried, deadLettered } = deliverer.counters;
       return commitCount + delivered + retried + deadLettered;
     },
   };
+}
+
+function outcomeOf(answer: MessageAnswer): CallOutcome {
+  if (answer.ok) return 'duplicate' in answer ? 'duplicate' : 'ok';
+  return 'deferred' in answer ? 'deferred' : 'rejected';
 }
 
 /**

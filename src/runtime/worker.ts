@@ -5,6 +5,7 @@ import type { Loaded } from '../core/fold.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
 import type { StreamAppend } from '../store/port/index.js';
+import { Attribute, type CallTrace, SpanName } from '../telemetry/telemetry.js';
 import type { CommitOutcome } from './guarded-store.js';
 
 /**
@@ -51,8 +52,11 @@ export interface WorkerRuntime {
   readonly hints?: HintMarks;
   /** Reads the entity's state: its whole log, or the events after `start` if given. */
   load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>): Promise<Loaded<S>>;
-  /** Commits one append (group commit may put it in a transaction with others). */
-  append(append: StreamAppend): Promise<CommitOutcome>;
+  /**
+   * Commits one append (group commit may put it in a transaction with others); the commit's phases
+   * are recorded on `traces`, the spans of the calls it answers, when there are any.
+   */
+  append(append: StreamAppend, traces: readonly CallTrace[]): Promise<CommitOutcome>;
   /** At most this many waiting messages are decided and committed together. */
   readonly maxBatch: number;
   /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
@@ -71,6 +75,8 @@ export interface WorkerRuntime {
 interface Pending {
   readonly message: unknown;
   readonly delivery: Delivery | undefined;
+  /** The call's span when tracing is on. */
+  readonly trace: CallTrace | undefined;
   /** Replaced to answer a repeat of this delivery too (see `#takeBatch`). */
   resolve(result: MessageAnswer): void;
   reject(error: unknown): void;
@@ -147,12 +153,13 @@ export class EntityWorker {
 
   /**
    * Queues a message; a delivered one (`delivery`) that the log already handled is not handled
-   * again. Messages queued in one turn of the event loop are decided together.
+   * again. Messages queued in one turn of the event loop are decided together. `trace` is the
+   * call's span, when tracing is on: the batch's phases are recorded on it.
    */
-  call(message: unknown, delivery?: Delivery): Promise<MessageAnswer> {
+  call(message: unknown, delivery?: Delivery, trace?: CallTrace): Promise<MessageAnswer> {
     this.#lastUsed = this.runtime.now();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, delivery, resolve, reject });
+      this.#queue.push({ message, delivery, trace, resolve, reject });
       if (!this.#running) {
         this.#running = true;
         queueMicrotask(() => void this.#drain());
@@ -257,7 +264,14 @@ export class EntityWorker {
     for (let attempt = 0; ; attempt++) {
       const now = runtime.now();
       const inputs = batch.map(inputOf);
+      const traces = tracesOf(batch);
+      const started = traces.length > 0 ? performance.now() : 0;
       const decided = decideBatch(definition, this.ref, this.#self, current, inputs, runtime.registrations, now);
+      if (traces.length > 0) {
+        const attributes = { [Attribute.batchSize]: batch.length, [Attribute.attempt]: attempt + 1 };
+        const ended = performance.now();
+        for (const trace of traces) trace.phase(SpanName.decide, started, ended, attributes);
+      }
       if (decided.events.length === 0) {
         if (fresh || this.#unchangedSince(this.#token)) return this.#answer(batch, decided.answers, '');
         // The copy may be stale (another system appended): confirm it, or catch up and decide again.
@@ -273,15 +287,18 @@ export class EntityWorker {
       const messageIds = handledIds(batch, decided.answers);
       const token = runtime.changeToken();
       const mark = runtime.hints?.mark();
-      const result = await runtime.append({
-        streamId: this.ref.id,
-        expectedVersion: current.version,
-        events: decided.events,
-        entityType: this.ref.type,
-        ...(outbox.length > 0 ? { outbox } : {}),
-        ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
-        ...(messageIds.length > 0 ? { messageIds } : {}),
-      });
+      const result = await runtime.append(
+        {
+          streamId: this.ref.id,
+          expectedVersion: current.version,
+          events: decided.events,
+          entityType: this.ref.type,
+          ...(outbox.length > 0 ? { outbox } : {}),
+          ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
+          ...(messageIds.length > 0 ? { messageIds } : {}),
+        },
+        traces,
+      );
       if (result.ok) {
         this.#loaded = decided.after;
         this.#token = token;
@@ -373,7 +390,18 @@ export class EntityWorker {
 /** What `decideBatch` takes of a waiting message. */
 function inputOf(pending: Pending): BatchInput {
   const lane = pending.delivery?.lane;
-  return lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+  const input: BatchInput = lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+  return pending.trace ? { ...input, trace: pending.trace.traceparent } : input;
+}
+
+const untraced: readonly CallTrace[] = [];
+
+/** The spans of a batch's calls (none when tracing is off). */
+function tracesOf(batch: readonly Pending[]): readonly CallTrace[] {
+  if (!batch.some((pending) => pending.trace)) return untraced;
+  const traces: CallTrace[] = [];
+  for (const pending of batch) if (pending.trace) traces.push(pending.trace);
+  return traces;
 }
 
 /** The ids of the delivered messages of a batch whose events its append records (the accepted ones). */
