@@ -125,13 +125,15 @@ beforeAll(async () => {
   const [packed] = JSON.parse(stdout) as { filename: string; integrity: string }[];
   const tarball = `file:../${packed!.filename}`;
 
-  const tree = await lockedTree(userInstalls);
+  // The package's own dependencies come with it, at the versions the repo locked.
+  const tree = await lockedTree([...userInstalls, ...Object.keys(pkg.dependencies ?? {})]);
   const dependencies: Record<string, string> = { [pkg.name]: tarball };
   for (const name of userInstalls) dependencies[name] = tree[`node_modules/${name}`]!.version;
   const pachyderm = {
     version: pkg.version,
     resolved: tarball,
     integrity: packed!.integrity,
+    dependencies: pkg.dependencies,
     peerDependencies: pkg.peerDependencies,
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
