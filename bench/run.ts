@@ -36,6 +36,7 @@ import {
   readSideSection,
   readSideTargets,
 } from './read-side.js';
+import { type PreviousRate, telemetryCost, telemetrySection, telemetryTargets } from './telemetry.js';
 
 const Counter = defineEntity({
   type: 'Counter',
@@ -282,6 +283,26 @@ async function previousP99(): Promise<Map<string, number>> {
 }
 let p99Before = new Map<string, number>();
 
+/** The calls/s of each scenario in the BENCHMARKS.md this run replaces, by scenario and store. */
+async function previousRates(): Promise<Map<string, number>> {
+  const previous = new Map<string, number>();
+  const text = await readFile('BENCHMARKS.md', 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim());
+    const rate = /^([\d,.]+) \([^)]*\) calls\/s$/.exec(cells[3] ?? '')?.[1];
+    if (rate) previous.set(`${cells[1]} | ${cells[2]}`, Number(rate.replaceAll(',', '')));
+  }
+  return previous;
+}
+let ratesBefore = new Map<string, number>();
+
+/** A scenario's rate before (the previous BENCHMARKS.md) and in this run's calls part. */
+const previousRate: PreviousRate = (scenario, store) => {
+  const before = ratesBefore.get(`${scenario} | ${store}`);
+  const now = results.find((r) => r.scenario === scenario && r.store === store)?.ours.rate;
+  return { ...(before === undefined ? {} : { before }), ...(now === undefined ? {} : { now }) };
+};
+
 /** The worst growth of a p99 against the previous BENCHMARKS.md, with where it was. */
 function worstP99Growth(): { ratio: number; where: string } | undefined {
   let worst: { ratio: number; where: string } | undefined;
@@ -362,6 +383,7 @@ function targetsTable(): string {
     ...messagingTargets(line),
     ...readSideTargets(line),
     ...clusterTargets(line),
+    ...telemetryTargets(line, previousRate),
   ].join('\n');
 }
 
@@ -387,9 +409,10 @@ async function postgresServer(): Promise<{ url: string; stop(): Promise<void> }>
 
 async function main() {
   // `npm run bench -- messaging backlog`: only those parts (calls, messaging, backlog, memory,
-  // read-side, cluster), printed; BENCHMARKS.md is left as it is.
+  // read-side, cluster, telemetry), printed; BENCHMARKS.md is left as it is.
   const directory = await mkdtemp(join(tmpdir(), 'pachyderm-bench-'));
   p99Before = await previousP99();
+  ratesBefore = await previousRates();
   const server = await postgresServer();
   const name = `pachyderm_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: server.url });
@@ -625,6 +648,19 @@ async function main() {
       await clusterScaling(databaseUrl);
       await clusterFailover(databaseUrl);
     }
+    // Last: it registers an SDK globally, in turns.
+    if (part('telemetry')) {
+      console.log('\nTelemetry');
+      const [memory, sqlite] = targets as [Target, Target];
+      await telemetryCost(
+        { name: memory.name, store: memory.store, size: 100_000 },
+        'One hot entity, 256 concurrent callers',
+      );
+      await telemetryCost(
+        { name: sqlite.name, store: sqlite.store, size: 2_000 },
+        'Many entities, one call each, concurrency 256',
+      );
+    }
   } finally {
     rowsSqlite.close();
     for (const target of targets) {
@@ -692,6 +728,7 @@ ${rows.filter((r) => r.startsWith('| Loaded idle')).join('\n')}
 ${messagingSection()}
 ${readSideSection()}
 ${clusterSection()}
+${telemetrySection(previousRate)}
 ## How the numbers come about
 
 - **Group commit.** Appends of different entities that arrive in one turn of the event loop, or
@@ -758,7 +795,7 @@ ${clusterSection()}
   third and ratios by up to 0.3. Compare ratios within one run, not figures across runs.
 `;
   if (only.length > 0) {
-    console.log(`\n${targetsTable()}\n\n${messagingSection()}`);
+    console.log(`\n${targetsTable()}\n\n${messagingSection()}\n${telemetrySection(previousRate)}`);
     return;
   }
   await writeFile('BENCHMARKS.md', markdown);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
 import { createSystem, defineEffect, defineEntity, memoryStore, ok, send } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
+import { installTelemetry } from './support/telemetry.js';
 
 const Target = defineEntity({
   type: 'Target',
@@ -42,6 +43,23 @@ describe('telemetry without an SDK', () => {
       await system.settled();
       expect(written).toEqual([undefined, undefined]);
       expect((await system.read(Target.ref(to))).state.got).toBe(1);
+    } finally {
+      await system.close();
+    }
+  });
+
+  it('traces once an SDK is registered, also for a system created before it', async () => {
+    const system = createSystem({ store: memoryStore(), entities: [Source, Target], effects: [Audit] });
+    try {
+      await system.call(Target.ref('before'), { n: 1 });
+      const telemetry = installTelemetry();
+      try {
+        await system.call(Target.ref('after'), { n: 1 });
+        const calls = telemetry.spans().filter((span) => span.name === 'pachyderm.call');
+        expect(calls.map((span) => span.attributes['pachyderm.entity.id'])).toEqual(['after']);
+      } finally {
+        await telemetry.shutdown();
+      }
     } finally {
       await system.close();
     }

@@ -141,11 +141,11 @@ export class Cluster implements ClusterView {
     if (!owner || this.#membership.isSelf(owner)) return this.parts.local(call);
     let outcome: Awaited<ReturnType<ForwardClient['send']>>;
     try {
-      const attributes = {
+      const attributes = () => ({
         [Attribute.entityType]: call.type,
         [Attribute.entityId]: call.id,
         [Attribute.member]: owner.name,
-      };
+      });
       outcome = await this.parts.telemetry.inSpan(SpanName.forward, call.trace, SpanKind.CLIENT, attributes, (trace) =>
         this.#client.send(owner.address, trace === undefined ? call : { ...call, trace }),
       );

@@ -236,7 +236,7 @@ export class AtLeastOnceDeliverer {
         SpanName.effect,
         row.traceContext ?? null,
         SpanKind.INTERNAL,
-        rowAttributes(row),
+        () => rowAttributes(row),
         () =>
           definition.run(row.payload === null ? undefined : decodeJson(row.payload), {
             context: this.options.context,
@@ -260,7 +260,7 @@ export class AtLeastOnceDeliverer {
         SpanName.deliver,
         row.traceContext ?? null,
         SpanKind.CONSUMER,
-        rowAttributes(row),
+        () => rowAttributes(row),
         (trace) => {
           const lane = row.orderKey ?? undefined;
           const delivery = this.options.deliver(target.type, target.id, decodeJson(row.payload ?? 'null'), {

@@ -213,7 +213,7 @@ export class CheckpointRunner {
       this.#caughtUp();
       return true;
     }
-    const attributes = { [Attribute.projection]: name, [Attribute.events]: events.length };
+    const attributes = () => ({ [Attribute.projection]: name, [Attribute.events]: events.length });
     await this.options.telemetry.inSpan(SpanName.projectionBatch, null, SpanKind.INTERNAL, attributes, () =>
       this.#applyBatch(checkpoint, events),
     );

@@ -50,11 +50,11 @@ export class AtMostOnceEffects {
       try {
         // Registration was checked before the commit.
         const definition = this.effect(effect) as EffectDefinition;
-        const attributes = {
+        const attributes = () => ({
           [Attribute.effect]: effect,
           [Attribute.entityType]: ref.type,
           [Attribute.entityId]: ref.id,
-        };
+        });
         await this.telemetry.inSpan(SpanName.effect, traceContext ?? null, SpanKind.INTERNAL, attributes, () =>
           definition.run(payload, { context: this.context, ref, version, idempotencyKey, attempt: 1 }),
         );

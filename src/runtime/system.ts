@@ -184,6 +184,7 @@ class RunningSystem implements System {
   async call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>> {
     const definition = this.#resolve(ref);
     assertJsonSafe(message, `The message to ${definition.type}`);
+    if (!this.parts.cluster) return this.parts.here(definition, ref.id, message) as Promise<CallResult<S, R>>;
     return this.parts.route({ type: definition.type, id: ref.id, message }) as Promise<CallResult<S, R>>;
   }
 

@@ -21,7 +21,7 @@ import { FreshCopies } from './fresh-copies.js';
 import { type CommitOutcome, GuardedStore } from './guarded-store.js';
 import type { Config } from './options.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { EntityWorker, type MessageAnswer, type WorkerRuntime } from './worker.js';
+import { type Delivery, EntityWorker, type MessageAnswer, type WorkerRuntime } from './worker.js';
 import { WorkerCache } from './worker-cache.js';
 
 export interface Wiring {
@@ -36,6 +36,8 @@ export interface Wiring {
   readonly cluster: Cluster | undefined;
   /** Runs a call where it belongs: on its owner in a cluster, else here. */
   route(call: ForwardedCall): Promise<MessageAnswer>;
+  /** Runs a checked call on this process's worker (no cluster). */
+  here(definition: EntityDefinition, id: string, message: unknown): Promise<MessageAnswer>;
   /** Wakes feeds and read-side runners at the commits of this system. */
   readonly commits: FeedSignal;
   /** Aborted when the system closes: every feed ends. */
@@ -237,13 +239,24 @@ export function wire(config: Config): Wiring {
   });
 
   /** A call on this node's worker for the entity. */
-  // Its span is under the `traceparent` it carries (an outbox row's, a peer's), else the caller's context.
   const local = (call: ForwardedCall, fromPeer = false): Promise<MessageAnswer> => {
     const { type, id, message, messageId, lane } = call;
     assertValidId(id);
-    const worker = workers.get(registered.requireEntity(type), id);
     const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
-    const span = telemetry.startCall(type, id, call.trace, messageId !== undefined, fromPeer);
+    return here(registered.requireEntity(type), id, message, delivery, call.trace, fromPeer);
+  };
+  // A call's span is under the `traceparent` it carries (an outbox row's, a peer's), else the caller's context.
+  function here(
+    definition: EntityDefinition,
+    id: string,
+    message: unknown,
+    delivery?: Delivery,
+    trace?: string,
+    fromPeer = false,
+  ): Promise<MessageAnswer> {
+    const worker = workers.get(definition, id);
+    const span = telemetry.startCall(definition.type, id, trace, delivery !== undefined, fromPeer);
+    if (!span) return worker.call(message, delivery);
     return worker.call(message, delivery, span.trace).then(
       (answer) => {
         span.end(outcomeOf(answer), 'version' in answer ? answer.version : undefined);
@@ -254,7 +267,7 @@ export function wire(config: Config): Wiring {
         throw error;
       },
     );
-  };
+  }
   const cluster =
     config.cluster &&
     new Cluster(config.cluster, {
@@ -284,6 +297,7 @@ export function wire(config: Config): Wiring {
     readSide,
     cluster,
     route,
+    here,
     commits,
     closing,
     load,

@@ -9,9 +9,12 @@ import {
   type Attributes,
   type BatchObservableResult,
   context,
+  createNoopMeter,
   type Histogram,
+  INVALID_TRACEID,
   type Meter,
   metrics,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -119,10 +122,19 @@ export interface ObservedSources {
   lag(name: string): Promise<{ events: number; ms: number }>;
 }
 
-/** One system's telemetry. */
+/**
+ * One system's telemetry. Tracing follows the global tracer provider as it changes (the API's proxy
+ * tracer); metrics use the meter provider registered when the system was created (the metrics API
+ * has no proxy): register the SDK first.
+ */
 export class Telemetry {
-  readonly #tracer: Tracer = trace.getTracer('pachyderm');
+  /** The global tracer provider: the API's proxy, whose delegate is the SDK once one registers. */
+  readonly #provider = trace.getTracerProvider();
+  /** The SDK's tracer, once there is one. */
+  #tracer: Tracer | undefined;
   readonly #meter: Meter = metrics.getMeter('pachyderm');
+  /** False without a meter provider: calls then skip their clock reads and metric updates. */
+  readonly #metered = this.#meter !== createNoopMeter();
   readonly #calls = this.#meter.createCounter(MetricName.calls, {
     description: 'Calls and delivered messages answered, by entity type and outcome',
     unit: '{call}',
@@ -147,11 +159,21 @@ export class Telemetry {
 
   /**
    * Opens the span of a call arriving at its worker: under `parent` (a `traceparent` from an outbox
-   * row or a peer), else under the caller's active context.
+   * row or a peer), else under the caller's active context. Undefined when there is nothing to
+   * record (no SDK): the call then costs one no-op span.
    */
-  startCall(type: string, id: string, parent: string | undefined, delivered: boolean, forwarded: boolean): OpenCall {
-    const started = performance.now();
-    const span = this.#tracer.startSpan(
+  startCall(
+    type: string,
+    id: string,
+    parent: string | undefined,
+    delivered: boolean,
+    forwarded: boolean,
+  ): OpenCall | undefined {
+    const metered = this.#metered;
+    const tracer = this.#sdkTracer();
+    if (!tracer && !metered) return undefined;
+    const started = metered ? performance.now() : 0;
+    const span = (tracer ?? this.#noop).startSpan(
       SpanName.call,
       {
         kind: forwarded ? SpanKind.SERVER : SpanKind.INTERNAL,
@@ -159,13 +181,16 @@ export class Telemetry {
       },
       parent === undefined ? context.active() : contextOf(parent),
     );
-    const traceparent = traceparentOf(span);
+    const traceparent = untraced(span) ? undefined : traceparentOf(span);
+    if (traceparent === undefined && !metered) return undefined;
     return {
-      trace: traceparent === undefined ? undefined : new CallTrace(this.#tracer, span, traceparent),
+      trace: traceparent === undefined || !tracer ? undefined : new CallTrace(tracer, span, traceparent),
       end: (outcome, version, error) => {
-        const attributes = { [Attribute.entityType]: type, [Attribute.outcome]: outcome };
-        this.#calls.add(1, attributes);
-        this.#callDuration.record((performance.now() - started) / 1000, attributes);
+        if (metered) {
+          const attributes = { [Attribute.entityType]: type, [Attribute.outcome]: outcome };
+          this.#calls.add(1, attributes);
+          this.#callDuration.record((performance.now() - started) / 1000, attributes);
+        }
         if (span.isRecording()) {
           span.setAttribute(Attribute.outcome, outcome);
           if (version !== undefined) span.setAttribute(Attribute.version, version);
@@ -178,21 +203,21 @@ export class Telemetry {
 
   /** Counts a refused append. */
   conflict(type: string): void {
-    this.#conflicts.add(1, { [Attribute.entityType]: type });
+    if (this.#metered) this.#conflicts.add(1, { [Attribute.entityType]: type });
   }
 
   /** Records a group commit's size. */
   committed(appends: number): void {
-    this.#commitSize.record(appends);
+    if (this.#metered) this.#commitSize.record(appends);
   }
 
   /** Counts an outbox row's outcome. */
   delivery(kind: 'effect' | 'message', outcome: string): void {
-    this.#deliveries.add(1, { [Attribute.outboxKind]: kind, [Attribute.outcome]: outcome });
+    if (this.#metered) this.#deliveries.add(1, { [Attribute.outboxKind]: kind, [Attribute.outcome]: outcome });
   }
 
   /**
-   * Runs `work` in a span under `parent` (a `traceparent`; the active context when undefined; a new
+   * Runs `work` in a span (with `attributes()`) under `parent` (a `traceparent`; the active context when undefined; a new
    * trace when null): the span is active while it
    * runs (the application's own spans nest under it) and `work` gets the span's `traceparent` to
    * hand on. A throw marks the span failed.
@@ -201,12 +226,14 @@ export class Telemetry {
     name: string,
     parent: string | undefined | null,
     kind: SpanKind,
-    attributes: Attributes,
+    attributes: () => Attributes,
     work: (traceparent: string | undefined) => T | Promise<T>,
   ): Promise<T> {
+    const tracer = this.#sdkTracer();
+    if (!tracer) return work(undefined);
     const parentContext = parent === undefined ? context.active() : parent === null ? ROOT_CONTEXT : contextOf(parent);
-    const span = this.#tracer.startSpan(name, { kind, attributes }, parentContext);
-    const traceparent = traceparentOf(span);
+    const span = tracer.startSpan(name, { kind, attributes: attributes() }, parentContext);
+    const traceparent = untraced(span) ? undefined : traceparentOf(span);
     if (traceparent === undefined) {
       span.end();
       return work(undefined);
@@ -220,6 +247,24 @@ export class Telemetry {
       span.end();
     }
   }
+
+  /**
+   * The registered SDK's tracer, or undefined without one: a check of the proxy's delegate, much
+   * cheaper than a no-op span. Kept once found, as the API's own proxy tracer keeps it.
+   */
+  #sdkTracer(): Tracer | undefined {
+    if (this.#tracer) return this.#tracer;
+    const provider = this.#provider;
+    const tracer =
+      provider instanceof ProxyTracerProvider
+        ? provider.getDelegateTracer('pachyderm')
+        : provider.getTracer('pachyderm');
+    if (tracer) this.#tracer = tracer;
+    return tracer;
+  }
+
+  /** A tracer whose spans record nothing: for a call measured by metrics alone. */
+  readonly #noop: Tracer = new ProxyTracerProvider().getTracer('pachyderm');
 
   /** Registers the gauges; answers what unregisters them (at close). */
   observe(sources: ObservedSources): () => void {
@@ -255,6 +300,11 @@ export class Telemetry {
     meter.addBatchObservableCallback(callback, observables);
     return () => meter.removeBatchObservableCallback(callback, observables);
   }
+}
+
+/** A span with no context at all (no SDK): cheaper to tell than a full validity check. */
+function untraced(span: Span): boolean {
+  return !span.isRecording() && span.spanContext().traceId === INVALID_TRACEID;
 }
 
 function failed(span: Span, error: unknown): void {
