@@ -13,7 +13,8 @@ import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
-import { Attribute, type CallOutcome, type CallTrace, SpanName, Telemetry } from '../telemetry/telemetry.js';
+import { CommitPhases } from '../telemetry/commit-phases.js';
+import { type CallOutcome, Telemetry } from '../telemetry/telemetry.js';
 import { activate, catchUp, loadAt, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
@@ -85,21 +86,13 @@ export function wire(config: Config): Wiring {
     });
     return outcomes;
   };
-  // When a traced call's append joins a group commit: when that commit started, and how many appends it had.
-  const commitTimes = new WeakMap<StreamAppend, { started: number; appends: number }>();
-  let timed = false;
+  const phases = new CommitPhases();
   // Group commit: appends of many entities in one transaction (one per log); activations and
   // catch-ups (or confirmations that a loaded copy is the latest) of many entities in one read each.
   // Inline projections run in the commit's transaction, once their `setup` has run.
   const committer = new Batcher<StreamAppend, CommitOutcome>(
     async (appends) => {
-      if (timed) {
-        const started = performance.now();
-        for (const append of appends) {
-          const times = commitTimes.get(append);
-          if (times) Object.assign(times, { started, appends: appends.length });
-        }
-      }
+      phases.starting(appends);
       const recordedAt = clock.now();
       const project = readSide.projector(appends, recordedAt);
       if (!project) return counted(appends, await store.commit({ appends, recordedAt }));
@@ -132,23 +125,7 @@ export function wire(config: Config): Wiring {
     undefined,
     store.inFlight,
   );
-  /** Commits an append; with the spans of the calls it answers, records its wait and commit on them. */
-  async function append(append: StreamAppend, traces: readonly CallTrace[]): Promise<CommitOutcome> {
-    if (traces.length === 0) return committer.submit(append);
-    timed = true;
-    const submitted = performance.now();
-    const times = { started: submitted, appends: 1 };
-    commitTimes.set(append, times);
-    try {
-      return await committer.submit(append);
-    } finally {
-      const ended = performance.now();
-      for (const trace of traces) {
-        trace.phase(SpanName.commitWait, submitted, times.started, {});
-        trace.phase(SpanName.commit, times.started, ended, { [Attribute.commitSize]: times.appends });
-      }
-    }
-  }
+  const submit = (append: StreamAppend) => committer.submit(append);
   const readPage: ReadPage = (streamId, fromVersion) => reader.submit({ streamId, fromVersion });
   async function load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>) {
     if (start) return catchUp(definition, id, start, readPage);
@@ -189,7 +166,7 @@ export function wire(config: Config): Wiring {
     now: () => clock.now(),
     changeToken: () => store.changeToken(),
     load,
-    append,
+    append: (append, traces) => phases.commit(append, traces, submit),
     backoff: conflictBackoff,
     committed(worker, plan, previousVersion, committed, position) {
       commitCount++;
