@@ -80,4 +80,24 @@ describe('layering', () => {
         .map(describeImport),
     ).toEqual([]);
   });
+
+  it('keeps telemetry beside the pipeline: only the OpenTelemetry API, errors and the port types; no store traces', () => {
+    const allowed = (i: Import) =>
+      i.target.startsWith('telemetry/') ||
+      i.target === '@opentelemetry/api' ||
+      i.target === 'errors.ts' ||
+      (i.typeOnly && i.target.startsWith('store/port/'));
+    expect(
+      from('telemetry/')
+        .filter((i) => !allowed(i))
+        .map(describeImport),
+    ).toEqual([]);
+    expect(
+      all
+        .filter((i) => i.target === '@opentelemetry/api' && !i.file.startsWith('telemetry/'))
+        .filter((i) => i.file.startsWith('store/') || i.file.startsWith('core/'))
+        .map(describeImport),
+    ).toEqual([]);
+    expect(from('telemetry/').length).toBeGreaterThan(0);
+  });
 });
