@@ -84,6 +84,9 @@ function fillTable(table, rows, emptyNotice) {
 const cell = (...children) => el('td', {}, ...children);
 const code = (value) => el('code', {}, value);
 const pre = (value) => el('pre', { className: 'json small' }, json(value));
+/** A value as JSON on one line (wrapped): events and payloads, in lists and tables. */
+const line = (value) =>
+  el('pre', { className: 'json small line' }, value === undefined ? '(none)' : JSON.stringify(value));
 const refText = (ref) => `${ref.type} ${JSON.stringify(ref.id)}`;
 
 // ---- Entities ---------------------------------------------------------------------------------
@@ -114,7 +117,8 @@ async function showEntities(overview) {
 async function openEntity() {
   const summary = await api(`api/entity?${refQuery(entity.ref)}`);
   byId('entity').hidden = false;
-  byId('entity-title').textContent = refText(entity.ref);
+  byId('entity-type').textContent = entity.ref.type;
+  byId('entity-id').textContent = entity.ref.id;
   showSummary(summary);
   const slider = byId('version-slider');
   slider.max = String(summary.version);
@@ -145,7 +149,7 @@ function showSummary(summary) {
       cell(row.status),
       cell(String(row.attempts)),
       cell(row.error ?? ''),
-      cell(pre(row.payload)),
+      cell(line(row.payload)),
     ),
   );
   fillTable(byId('entity-outbox'), rows, 'entity-outbox-empty');
@@ -188,7 +192,7 @@ function renderHistory() {
     const pick = el('button', { type: 'button', className: 'version' }, `v${item.version}`);
     pick.addEventListener('click', () => selectVersion(item));
     const after = el('details', {}, el('summary', {}, 'state after'), pre(item.state));
-    const li = el('li', {}, pick, el('time', {}, item.recordedAt), pre(item.event), after);
+    const li = el('li', {}, pick, el('time', {}, item.recordedAt), line(item.event), after);
     li.dataset.version = String(item.version);
     return li;
   });
@@ -277,7 +281,7 @@ async function loadDeadLetters(overview) {
       cell(`${refText(letter.source)} at v${letter.source.version}`),
       cell(String(letter.attempts)),
       cell(el('span', { className: 'error' }, letter.error)),
-      cell(pre(letter.payload)),
+      cell(line(letter.payload)),
       actions,
     );
   });
@@ -308,10 +312,17 @@ async function loadProjections(overview) {
   const rows = projections.map((projection) => {
     const actions = cell();
     if (overview.actions && projection.mode === 'async') {
-      for (const [label, path, question] of [
-        ['Rebuild', 'api/projections/rebuild', 'Rebuild %s from the start of the feed?'],
-        ['Resume', 'api/projections/resume', 'Resume %s at the event it stopped at?'],
-      ]) {
+      const offered = [
+        [
+          'Rebuild',
+          'api/projections/rebuild',
+          'Rebuild %s from the start of the feed? A projection resets its tables; a reactor handles every event again.',
+        ],
+      ];
+      if (projection.state === 'stopped' || projection.state === 'failed') {
+        offered.push(['Resume', 'api/projections/resume', 'Resume %s at the event it stopped at (tried again)?']);
+      }
+      for (const [label, path, question] of offered) {
         const button = el('button', { type: 'button' }, label);
         button.addEventListener('click', async () => {
           if (!confirm(question.replace('%s', projection.name))) return;
