@@ -6,8 +6,8 @@
  * `</script>`, quotes and HTML shows them as text and runs nothing. Screenshots go to
  * test-output/dashboard/ (the ones in docs/images come from here).
  *
- * Without a Chromium executable (PACHYDERM_CHROMIUM, else /usr/bin/chromium) these tests alone are
- * skipped, with a warning that says so.
+ * Without a Chromium executable (PACHYDERM_CHROMIUM, else /usr/bin/chromium and its usual other
+ * places) these tests alone are skipped, with a warning that says so.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -28,11 +28,14 @@ import {
 } from './support/dashboard.js';
 import { useStorePlaces } from './support/stores.js';
 
-const executablePath = process.env.PACHYDERM_CHROMIUM ?? '/usr/bin/chromium';
-const hasChromium = existsSync(executablePath);
+const candidates = process.env.PACHYDERM_CHROMIUM
+  ? [process.env.PACHYDERM_CHROMIUM]
+  : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium'];
+const executablePath = candidates.find((path) => existsSync(path));
+const hasChromium = executablePath !== undefined;
 if (!hasChromium) {
   console.warn(
-    `dashboard-browser.test.ts is skipped: no Chromium at ${executablePath}. Install chromium, or set PACHYDERM_CHROMIUM to its executable.`,
+    `dashboard-browser.test.ts is skipped: no Chromium at ${candidates.join(', ')}. Install chromium (apt-get install chromium), or set PACHYDERM_CHROMIUM to its executable.`,
   );
 }
 
