@@ -183,6 +183,9 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
     expect(entity.status).toBe(200);
     expect((await answer(entity)).state.lines).toEqual(['first', 'second', 'third']);
     for (const page of pages) expect((await get(page, cookie)).status, page).toBe(200);
+    // A proxy's Basic auth in front does not hide the cookie; a wrong Bearer token is still refused.
+    expect((await get('api/overview', { ...cookie, authorization: 'Basic dXNlcjpwYXNz' })).status).toBe(200);
+    expect((await get('api/overview', { ...cookie, authorization: 'Bearer nope' })).status).toBe(401);
 
     const logout = await fetch(new URL('logout', server.url), { method: 'POST', headers: cookie, redirect: 'manual' });
     expect(logout.headers.get('set-cookie')).toMatch(/^pachyderm_dashboard=; Max-Age=0/);
@@ -425,7 +428,8 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
       ['api/entity/stream?type=Nope&id=j-1', 404, 'UNKNOWN_ENTITY_TYPE'],
       ['api/dead-letters?limit=many', 400, 'INVALID_CONFIGURATION'],
       ['api/nothing-here', 404, 'NOT_FOUND'],
-      ['assets/../package.json', 404, 'NOT_FOUND'],
+      ['assets/..%2fpackage.json', 404, 'NOT_FOUND'],
+      ['assets/index.html', 404, 'NOT_FOUND'],
     ];
     for (const [route, status, code] of cases) {
       const response = await get(route);

@@ -32,11 +32,9 @@ export class Auth {
 
   /** True for a request with the right bearer token or session cookie. */
   allows(req: IncomingMessage): boolean {
-    const header = req.headers.authorization;
-    if (header !== undefined) {
-      const match = /^Bearer (.+)$/i.exec(header.trim());
-      return match !== null && sameSecret(match[1] as string, this.token);
-    }
+    // Another scheme (a proxy's Basic auth in front) is not ours: the cookie decides then.
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization?.trim() ?? '');
+    if (bearer) return sameSecret(bearer[1] as string, this.token);
     // Another dashboard on this host (another port or path) may have set a cookie of the same name.
     return cookieValues(req.headers.cookie, COOKIE).some((value) => sameSecret(value, this.#session));
   }
