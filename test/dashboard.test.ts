@@ -369,6 +369,23 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
     expect((await post('api/projections/resume', {}, confirm)).status).toBe(400);
   });
 
+  it('shows the members of a cluster, and which of them owns the entity', async () => {
+    const cluster = {
+      name: 'node-a',
+      listen: { host: '127.0.0.1', port: 0 },
+      secret: 'shared secret',
+      heartbeatMs: 100,
+    };
+    const { system, get } = await open({}, { cluster: { ...cluster, memberTtlMs: 300, partitions: 8 } });
+    await expect.poll(() => system.cluster.ownerOf(Journal.ref('j-1'))?.name, { timeout: 5000 }).toBe('node-a');
+    await journal(system, 'j-1');
+    const { members } = await answer(await get('api/overview'));
+    expect(members).toEqual([expect.objectContaining({ name: 'node-a', status: 'active', self: true })]);
+    const { owner } = await answer(await get('api/entity?type=Journal&id=j-1'));
+    expect(owner).toEqual(system.cluster.ownerOf(Journal.ref('j-1')));
+    expect(owner).toMatchObject({ name: 'node-a', self: true });
+  });
+
   it('gives hostile ids and event values back exactly as data, and never puts them in a page', async () => {
     const { system, get, bearer } = await open();
     const ids = [...hostileStrings, `x${hostileStrings[0]}${hostileStrings[1]}`];
@@ -486,7 +503,7 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
     await withNext.close();
   });
 
-  it('streams new events of an entity live, from Last-Event-ID on reconnect, and ends the streams when the server closes', async () => {
+  it('streams new events of an entity live, from Last-Event-ID on reconnect; a stream's follow ends when its client goes away, and every stream when the server closes', async () => {
     const { system, server, get, bearer } = await open();
     await journal(system, 'j-live');
     const response = await get('api/entity/stream?type=Journal&id=j-live');
@@ -505,6 +522,23 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
     const replayed = sseMessages(resumed.body as ReadableStream<Uint8Array>);
     const versionOf = async () => ((await replayed.next()).value as { version: number }).version;
     expect([await versionOf(), await versionOf()]).toEqual([3, 4]);
+
+    // The follow behind a stream ends when its client goes away.
+    const follows: AbortSignal[] = [];
+    const follow = system.follow.bind(system);
+    system.follow = (ref, options) => {
+      if (options?.signal) follows.push(options.signal);
+      return follow(ref, options);
+    };
+    const client = new AbortController();
+    const leaving = await fetch(new URL('api/entity/stream?type=Journal&id=j-live', server.url), {
+      headers: bearer,
+      signal: client.signal,
+    });
+    expect(leaving.status).toBe(200);
+    expect(follows.map((signal) => signal.aborted)).toEqual([false]);
+    client.abort();
+    await expect.poll(() => follows[0]?.aborted).toBe(true);
 
     const ended = Promise.all([messages.next(), replayed.next()]);
     const started = Date.now();

@@ -141,6 +141,8 @@ export interface Answer {
   readonly entityTypes: readonly string[];
   readonly storeKind: string;
   readonly deadLetters: readonly unknown[];
+  readonly members: readonly unknown[];
+  readonly owner: unknown;
   readonly projections: readonly {
     readonly name: string;
     readonly position: string;
