@@ -503,7 +503,7 @@ describe.each(['sqlite', 'postgres'] as StoreKind[])('the dashboard on %s', (kin
     await withNext.close();
   });
 
-  it('streams new events of an entity live, from Last-Event-ID on reconnect; a stream's follow ends when its client goes away, and every stream when the server closes', async () => {
+  it('streams new events of an entity live, from Last-Event-ID on reconnect; ends the follow when the client goes away, and every stream when the server closes', async () => {
     const { system, server, get, bearer } = await open();
     await journal(system, 'j-live');
     const response = await get('api/entity/stream?type=Journal&id=j-live');
