@@ -159,7 +159,14 @@ export function dashboardHandler(system: System, options: DashboardOptions): Das
       params: new URLSearchParams(query < 0 ? '' : url.slice(query + 1)),
       method: req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'),
     };
-    serve(request).catch((error: unknown) => sendError(res, error));
+    serve(request).catch((error: unknown) => {
+      try {
+        sendError(res, error);
+      } catch {
+        // The answer cannot be written any more (the client went away): drop the connection.
+        res.destroy();
+      }
+    });
   };
   return Object.assign(listener, { close: () => streams.close() });
 }
