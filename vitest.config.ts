@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^pachyderm\/postgres$/, replacement: src('store/postgres/index.ts') },
       { find: /^pachyderm\/testing$/, replacement: src('testing/index.ts') },
       { find: /^pachyderm\/store$/, replacement: src('store/index.ts') },
+      { find: /^pachyderm\/dashboard$/, replacement: src('dashboard/index.ts') },
     ],
   },
   test: {

@@ -7,11 +7,14 @@
  * fails inside pachyderm's declarations, or with `skipLibCheck` the `pool` option quietly becomes
  * `any`. Both settings are checked.
  *
+ * The tarball also carries the dashboard's static files (copied into dist by the build), which
+ * `pachyderm/dashboard` reads next to its module at run time.
+ *
  * The install is offline: its lockfile is cut from the repo's package-lock.json, whose versions
  * the repo's `npm ci` put in npm's cache.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +29,9 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 
 /** What the README tells a TypeScript user to install next to pachyderm. */
 const userInstalls = ['typescript', '@types/node', 'pg', '@types/pg'];
+
+/** The paths in the tarball. */
+let packedFiles: string[] = [];
 
 /** A realistic use of each subpath the test knows; every other subpath is at least imported. */
 const uses: Record<string, string> = {
@@ -56,6 +62,15 @@ given(Counter).when({ type: 'Increment' }).then([{ type: 'Increased', amount: 1 
 const clock = createTestClock();
 createSystem({ store: memoryStore(), entities: [Counter], clock, idleTimeoutMs: 1000 });
 clock.advance(1000);`,
+  'pachyderm/dashboard': `
+import { createServer } from 'node:http';
+import { type DashboardServer, dashboard, dashboardHandler } from 'pachyderm/dashboard';
+const server: DashboardServer = await dashboard(system, { token: process.env.DASHBOARD_TOKEN, port: 0, actions: false });
+export const url: string = server.url;
+await server.close();
+createServer(dashboardHandler(system, { token: 'secret', basePath: '/ops' }));
+// @ts-expect-error: a port is a number
+dashboard(system, { token: 'secret', port: '7700' });`,
 };
 
 /** Every importable subpath, as a user spells it: `.` is `pachyderm`, `./sqlite` is `pachyderm/sqlite`. */
@@ -122,7 +137,8 @@ beforeAll(async () => {
   const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
     cwd: root,
   });
-  const [packed] = JSON.parse(stdout) as { filename: string; integrity: string }[];
+  const [packed] = JSON.parse(stdout) as { filename: string; integrity: string; files: { path: string }[] }[];
+  packedFiles = packed!.files.map((file) => file.path);
   const tarball = `file:../${packed!.filename}`;
 
   // The package's own dependencies come with it, at the versions the repo locked.
@@ -170,6 +186,14 @@ describe(`the packed tarball, installed with ${userInstalls.join(', ')}`, () => 
   it(`type-checks a strict NodeNext file using ${subpaths.join(', ')}, declarations included`, async () => {
     const { code, output } = await tsc();
     expect(code, output).toBe(0);
+  });
+
+  it("ships the dashboard's front end: its static files, as the build copied them into dist", async () => {
+    const assets = (await readdir(join(root, 'src/dashboard/assets'))).sort();
+    expect(assets).toEqual(expect.arrayContaining(['app.css', 'app.js', 'index.html', 'login.html']));
+    expect(packedFiles.filter((path) => path.startsWith('dist/dashboard/assets/')).sort()).toEqual(
+      assets.map((name) => `dist/dashboard/assets/${name}`),
+    );
   });
 
   it('type-checks it with skipLibCheck too, the types of pg still in force', async () => {
