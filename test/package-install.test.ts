@@ -7,6 +7,9 @@
  * fails inside pachyderm's declarations, or with `skipLibCheck` the `pool` option quietly becomes
  * `any`. Both settings are checked.
  *
+ * The package's bin runs there too: `npx pachyderm`, with an app in TypeScript (loaded by tsx, a
+ * dependency of the package).
+ *
  * The install is offline: its lockfile is cut from the repo's package-lock.json, whose versions
  * the repo's `npm ci` put in npm's cache.
  */
@@ -125,13 +128,15 @@ beforeAll(async () => {
   const [packed] = JSON.parse(stdout) as { filename: string; integrity: string }[];
   const tarball = `file:../${packed!.filename}`;
 
-  const tree = await lockedTree(userInstalls);
+  const tree = await lockedTree([...userInstalls, ...Object.keys(pkg.dependencies ?? {})]);
   const dependencies: Record<string, string> = { [pkg.name]: tarball };
   for (const name of userInstalls) dependencies[name] = tree[`node_modules/${name}`]!.version;
   const pachyderm = {
     version: pkg.version,
     resolved: tarball,
     integrity: packed!.integrity,
+    dependencies: pkg.dependencies,
+    bin: pkg.bin,
     peerDependencies: pkg.peerDependencies,
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
@@ -161,6 +166,18 @@ beforeAll(async () => {
     }),
   );
   await writeFile(join(app, 'index.ts'), userFile());
+  await writeFile(
+    join(app, 'cli-app.ts'),
+    `import { defineEntity, memoryStore, ok, silentLogger } from 'pachyderm';
+const Counter = defineEntity({
+  type: 'Counter',
+  init: () => ({ count: 0 }),
+  handle: (_message: { type: 'Increment' }) => ok([{ type: 'Increased' as const }]),
+  update: (_event, state) => ({ count: state.count + 1 }),
+});
+export default { store: memoryStore(), entities: [Counter], logger: silentLogger };
+`,
+  );
   await exec('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app });
 }, 120_000);
 
@@ -173,5 +190,14 @@ describe(`the packed tarball, installed with ${userInstalls.join(', ')}`, () => 
   it('type-checks it with skipLibCheck too, the types of pg still in force', async () => {
     const { code, output } = await tsc('--skipLibCheck');
     expect(code, output).toBe(0);
+  });
+
+  it('runs the bin: npx pachyderm --help, and a command on an app in TypeScript', async () => {
+    const help = await exec('npx', ['pachyderm', '--help'], { cwd: app });
+    expect(help.stdout).toContain('pachyderm inspect <type> <id> --app <module>');
+    const { stdout } = await exec('npx', ['pachyderm', 'inspect', 'Counter', 'c1', '--app', './cli-app.ts', '--json'], {
+      cwd: app,
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ ref: { type: 'Counter', id: 'c1' }, version: 0, state: { count: 0 } });
   });
 });
