@@ -10,7 +10,7 @@
  * in a user's project; each folder has a tsconfig.json of its own, so tsx does not take the repo's
  * paths to src/. The test seeds the same files through Vitest, which maps 'pachyderm' to src/.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -421,13 +421,23 @@ describe('pachyderm on a SQLite app in TypeScript (default export: the options)'
 });
 
 describe('pachyderm projections --rebuild', () => {
+  let dir: string;
   let app: string;
   let db: string;
   const accounts = 40;
   const deposits = 50;
 
   beforeAll(async () => {
-    const dir = await writeApp('rebuild', { 'app.ts': bankApp(sqliteImport, sqliteAt, 'object') });
+    dir = await writeApp('rebuild', {
+      'app.ts': bankApp(sqliteImport, sqliteAt, 'object'),
+      // A process of the app that runs until told to stop.
+      'run.ts': `import { createSystem } from 'pachyderm';
+import options from './app.ts';
+const system = createSystem({ ...options, leaseMs: 1000, pollIntervalMs: 100 });
+process.on('SIGTERM', () => void system.close().then(() => process.exit(0)));
+process.stdout.write('running\\n');
+`,
+    });
     app = join(dir, 'app.ts');
     db = join(dir, 'bank.db');
     const { options, Account, Balances } = await bank(app);
@@ -470,6 +480,36 @@ describe('pachyderm projections --rebuild', () => {
     expect(result).toEqual({ rebuilt: 'Balances', position: expect.any(String), head: result.position });
     const list = await cli(['projections', '--app', app, '--json']);
     expect(json(list).projections[0]).toMatchObject({ state: 'live', lag: { events: 0 }, position: result.position });
+  });
+
+  it('answers only once the table is rebuilt, also while another process of the app runs the projection', async () => {
+    // Another process of the app, slow to apply (a millisecond an event), with a short lease renewed
+    // often: it may notice the request and rebuild, or this CLI takes the lease and does.
+    const other = spawn(process.execPath, ['--import', 'tsx', join(dir, 'run.ts')], {
+      cwd: dir,
+      env: { ...process.env, SLOW_PROJECTION: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => other.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        other.stdout.once('data', () => resolve());
+        other.once('exit', (code) => reject(new Error(`the app process ended: ${code}`)));
+      });
+      const db0 = new Database(db);
+      db0.prepare('UPDATE balances SET balance = -1').run();
+      db0.close();
+      const run = await cli(['projections', '--rebuild', 'Balances', '--app', app]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^Balances rebuilt: at \d+, 0 events behind the head\n$/);
+      const check = new Database(db, { readonly: true });
+      const rows = check.prepare('SELECT count(*) AS n, min(balance) AS low FROM balances').get();
+      check.close();
+      expect(rows).toEqual({ n: accounts, low: (deposits * (deposits + 1)) / 2 });
+    } finally {
+      other.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('names the projections the app has when asked for another (exit 4)', async () => {
@@ -600,6 +640,30 @@ export default { store: memoryStore(), entities: [Account], logger: silentLogger
       'throws.ts': `throw new Error('the app needs DATABASE_URL');\nexport default {};\n`,
       'nothing.mjs': 'export const somethingElse = 1;\n',
       'refused.mjs': `import { memoryStore } from 'pachyderm';\nexport default { store: memoryStore(), entities: 'Account' };\n`,
+      'init-throws.mjs': `import { defineEntity, memoryStore, ok, silentLogger } from 'pachyderm';
+const Broken = defineEntity({
+  type: 'Broken',
+  init: () => {
+    throw new Error('init is broken');
+  },
+  handle: () => ok([{ type: 'X' }]),
+  update: (_e, s) => s,
+});
+export default { store: memoryStore(), entities: [Broken], logger: silentLogger };
+`,
+      'read-side.mjs': `import { defineEntity, defineProjection, defineReactor, inline, ok, silentLogger, sql } from 'pachyderm';
+import { sqliteStore } from 'pachyderm/sqlite';
+const Account = defineEntity({ type: 'Account', handle: () => ok([{ type: 'X' }]), update: (_e, s) => s });
+const Totals = defineProjection({ name: 'Totals', entities: [Account], handle: () => [sql\`SELECT 1\`] });
+const Mailer = defineReactor({ name: 'Mailer', entities: [Account], handle: async () => {} });
+export default {
+  store: sqliteStore({ filename: ':memory:' }),
+  entities: [Account],
+  projections: [inline(Totals)],
+  reactors: [Mailer],
+  logger: silentLogger,
+};
+`,
       'unreachable.mjs': postgresApp('postgres://postgres@127.0.0.1:1/x'),
       'silent.mjs': postgresApp(`postgres://postgres@127.0.0.1:${port}/x`),
     });
@@ -625,6 +689,9 @@ export default { store: memoryStore(), entities: [Account], logger: silentLogger
       unknownType: ['inspect', 'Acount', 'a1', '--app', app, '--json'],
       emptyId: ['inspect', 'Account', '', '--app', app, '--json'],
       memory: ['stats', '--app', app],
+      initThrows: ['inspect', 'Broken', 'b1', '--app', 'exits/init-throws.mjs', '--json'],
+      readSide: ['projections', '--app', 'exits/read-side.mjs', '--json'],
+      rebuildInline: ['projections', '--rebuild', 'Totals', '--app', 'exits/read-side.mjs'],
       unreachable: ['stats', '--app', 'exits/unreachable.mjs', '--json'],
       silent: ['inspect', 'Account', 'a1', '--app', 'exits/silent.mjs'],
     });
@@ -650,6 +717,26 @@ export default { store: memoryStore(), entities: [Account], logger: silentLogger
     expect((runs.commandHelp as Run).stdout).toContain('--at <version>');
     expect(runs.memory?.code).toBe(0);
     expect(runs.memory?.stderr).toContain('note: the app uses a memory store');
+  });
+
+  it('0: projections lists inline projections (always at the head) and reactors (not started yet)', () => {
+    expect(runs.readSide?.code, runs.readSide?.stderr).toBe(0);
+    expect(json(runs.readSide as Run).projections).toEqual([
+      expect.objectContaining({ name: 'Totals', mode: 'inline', state: 'live', lag: { events: 0, ms: 0 } }),
+      expect.objectContaining({
+        name: 'Mailer',
+        mode: 'async',
+        state: 'not started',
+        position: '',
+      }),
+    ]);
+  });
+
+  it('1: a rebuild of an inline projection, which has nothing to catch up', () => {
+    expect(runs.rebuildInline?.code).toBe(1);
+    expect(errorOf(runs.rebuildInline as Run)).toMatch(
+      /^pachyderm: Totals is an inline projection: .*register it without inline\(\)\n$/,
+    );
   });
 
   it('2: usage errors (no command, unknown command or flag, no --app, a missing id, a bad --at or --from)', () => {
@@ -700,6 +787,12 @@ export default { store: memoryStore(), entities: [Account], logger: silentLogger
     expect(runs.emptyId?.code).toBe(4);
     expect(errorOf(runs.emptyId as Run)).toBe('pachyderm: invalid id "": The id must not be empty\n');
     expect(json(runs.emptyId as Run).error.code).toBe('INVALID_ID');
+  });
+
+  it("6: an error the CLI did not expect, with the system's code", () => {
+    expect(runs.initThrows?.code).toBe(6);
+    expect(errorOf(runs.initThrows as Run)).toContain('init is broken');
+    expect(json(runs.initThrows as Run).error.code).toBe('INIT_THREW');
   });
 
   it('5: a store that refuses the connection, at once; one that never answers, within seconds', () => {

@@ -3,7 +3,7 @@
  * the store; `--rebuild NAME` rebuilds one and shows its progress until it has caught up.
  */
 
-import { isPachydermError } from '../../errors.js';
+import { isPachydermError, ProjectionFailedError } from '../../errors.js';
 import type { ProjectionOption } from '../../read/read-side.js';
 import { inspection } from '../../runtime/inspection.js';
 import type { System } from '../../runtime/system.js';
@@ -93,11 +93,14 @@ async function rebuild(app: LoadedApp, name: string) {
 
 async function rebuildIn(system: System, name: string, app: LoadedApp) {
   const view = inspection(system);
+  const { head } = await view.stored(name, LAG_CAP);
   await progress(`${name}: rebuild requested`);
   const job = { app: app.path, name, intervalMs: PROGRESS_MS };
-  const rebuilt = withProgress(job, () => view.projection(name).rebuild());
   try {
-    await rebuilt;
+    await withProgress(job, async () => {
+      await view.projection(name).rebuild();
+      await caughtUp(system, name, head);
+    });
   } catch (error) {
     if (!isPachydermError(error, 'PROJECTION_FAILED')) throw error;
     throw new CliError(
@@ -111,4 +114,18 @@ async function rebuildIn(system: System, name: string, app: LoadedApp) {
     data: { rebuilt: name, position: end.position, head: end.head },
     text: `${name} rebuilt: at ${cell(end.position || '(start)')}, ${behind(end)} events behind the head`,
   };
+}
+
+/**
+ * Resolves once the stored checkpoint has started again (no request left) and reached `head`.
+ * `rebuild()` may answer as soon as another process started the rebuild, on this process's older
+ * view of the checkpoint: the stored one says when it is done.
+ */
+async function caughtUp(system: System, name: string, head: string): Promise<void> {
+  for (;;) {
+    const now = await inspection(system).stored(name, 1);
+    if (now.failed !== null) throw new ProjectionFailedError(name, `${name} stopped: ${now.failed}`);
+    if (!now.rebuildRequested && now.position >= head) return;
+    await new Promise((resolve) => setTimeout(resolve, PROGRESS_MS));
+  }
 }
