@@ -11,7 +11,7 @@ import { CliError, ExitCode } from './exit-codes.js';
 import { progress } from './output.js';
 
 /** How long the store has to answer the first query. */
-export const CONNECT_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 /** How long closing may take before the CLI exits anyway (a store that never opened may not close). */
 const CLOSE_TIMEOUT_MS = 5_000;
 
@@ -40,7 +40,7 @@ export async function withSystem<T>(
     await reachable(system);
     answered = true;
     const result = await work(system);
-    // After the result, so that a failing command's stderr stays its one line.
+    // Only once the command worked: a failing command's stderr stays its one line.
     if (inspection(system).storeKind === 'memory') {
       await progress('pachyderm: note: the app uses a memory store; this process saw an empty store of its own');
     }

@@ -62,12 +62,11 @@ function text(
   at: number | undefined,
 ): string {
   const { ref, version, state } = data;
+  // Past the end of the log, read({ at }) answers the latest state and where the log ends.
   const where =
-    at === undefined || at === version
-      ? `version ${version}`
-      : at > version
-        ? `version ${version} (asked for ${at}: the log ends at ${version})`
-        : `version ${at} (the log is at ${version})`;
+    at !== undefined && at > version
+      ? `version ${version} (asked for ${at}: the log ends at ${version})`
+      : `version ${version}`;
   const first = events[0]?.version;
   const last = events.at(-1)?.version;
   const eventsTitle =
