@@ -9,6 +9,8 @@
  *
  * The tarball also carries the dashboard's static files (copied into dist by the build), which
  * `pachyderm/dashboard` reads next to its module at run time.
+ * The package's bin runs there too: `npx pachyderm`, with an app in TypeScript (loaded by tsx, a
+ * dependency of the package).
  *
  * The install is offline: its lockfile is cut from the repo's package-lock.json, whose versions
  * the repo's `npm ci` put in npm's cache.
@@ -150,6 +152,7 @@ beforeAll(async () => {
     resolved: tarball,
     integrity: packed!.integrity,
     dependencies: pkg.dependencies,
+    bin: pkg.bin,
     peerDependencies: pkg.peerDependencies,
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
@@ -179,6 +182,18 @@ beforeAll(async () => {
     }),
   );
   await writeFile(join(app, 'index.ts'), userFile());
+  await writeFile(
+    join(app, 'cli-app.ts'),
+    `import { defineEntity, memoryStore, ok, silentLogger } from 'pachyderm';
+const Counter = defineEntity({
+  type: 'Counter',
+  init: () => ({ count: 0 }),
+  handle: (_message: { type: 'Increment' }) => ok([{ type: 'Increased' as const }]),
+  update: (_event, state) => ({ count: state.count + 1 }),
+});
+export default { store: memoryStore(), entities: [Counter], logger: silentLogger };
+`,
+  );
   await exec('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app });
 }, 120_000);
 
@@ -199,5 +214,14 @@ describe(`the packed tarball, installed with ${userInstalls.join(', ')}`, () => 
   it('type-checks it with skipLibCheck too, the types of pg still in force', async () => {
     const { code, output } = await tsc('--skipLibCheck');
     expect(code, output).toBe(0);
+  });
+
+  it('runs the bin: npx pachyderm --help, and a command on an app in TypeScript', async () => {
+    const help = await exec('npx', ['pachyderm', '--help'], { cwd: app });
+    expect(help.stdout).toContain('pachyderm inspect <type> <id> --app <module>');
+    const { stdout } = await exec('npx', ['pachyderm', 'inspect', 'Counter', 'c1', '--app', './cli-app.ts', '--json'], {
+      cwd: app,
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ ref: { type: 'Counter', id: 'c1' }, version: 0, state: { count: 0 } });
   });
 });

@@ -9,6 +9,7 @@ import type { EntityRef } from '../define/entity.js';
 import { ConfigurationError } from '../errors.js';
 import type { ProjectionHandle } from '../read/read-side.js';
 import type { OutboxRecord } from '../store/port/index.js';
+import type { Config } from './options.js';
 import type { System } from './system.js';
 import type { Wiring } from './wiring.js';
 
@@ -39,6 +40,28 @@ export interface Lag {
   readonly ms: number;
 }
 
+/**
+ * A projection's or reactor's checkpoint as stored, read now. A tool's system runs no read side,
+ * so its handles' `status()` never moves; this is right in any system.
+ */
+export interface StoredProgress {
+  readonly name: string;
+  readonly mode: 'inline' | 'async';
+  /** The definition's `version` in this system (1 for reactors). */
+  readonly version: number;
+  /** The version its checkpoint was built under; undefined before its first run (and for inline ones). */
+  readonly storedVersion: number | undefined;
+  /** The last event applied (`''` before the first). Inline ones are always at the head. */
+  readonly position: string;
+  /** The latest committed event of its entity types. */
+  readonly head: string;
+  /** Why it stopped, until resumed. */
+  readonly failed: string | null;
+  /** A rebuild was asked for and has not started yet. */
+  readonly rebuildRequested: boolean;
+  readonly lag: Lag;
+}
+
 export interface Inspection {
   /** `memory`, `sqlite`, `postgres`. */
   readonly storeKind: string;
@@ -48,6 +71,8 @@ export interface Inspection {
   projectionNames(): string[];
   projection(name: string): ProjectionHandle;
   lag(name: string, cap?: number): Promise<Lag>;
+  /** The checkpoint of a projection or reactor as stored, its head and lag (events counted up to `cap`). */
+  stored(name: string, cap?: number): Promise<StoredProgress>;
   /** The rows still in the outbox that the entity's decisions wrote or that are messages for it. */
   outboxOf(ref: EntityRef, limit?: number): Promise<OutboxEntry[]>;
   /** The system's clock, in milliseconds since the epoch. */
@@ -72,6 +97,31 @@ export function inspection(system: System): Inspection {
     projectionNames: () => readSide.names(),
     projection: (name) => readSide.handleNamed(name),
     lag: (name, cap = 10_000) => readSide.lag(name, config.clock.now(), cap),
+    async stored(name, cap = 10_000) {
+      readSide.handleNamed(name);
+      const { entityTypes, version, inline } = readSideDefinition(config, name);
+      const head = await store.feedHead(entityTypes);
+      if (inline) {
+        const lag = { events: 0, ms: 0 };
+        const rest = { storedVersion: undefined, position: head, failed: null, rebuildRequested: false, lag };
+        return { name, mode: 'inline', version, head, ...rest };
+      }
+      const checkpoint = await store.readCheckpoint(name);
+      const position = checkpoint?.position ?? '';
+      const behind = await store.readFeed({ after: position, entityTypes, limit: cap });
+      const first = behind[0];
+      return {
+        name,
+        mode: 'async',
+        version,
+        storedVersion: checkpoint?.version,
+        position,
+        head,
+        failed: checkpoint?.failed ?? null,
+        rebuildRequested: checkpoint?.rebuild ?? false,
+        lag: { events: behind.length, ms: first ? Math.max(0, config.clock.now() - first.recordedAt) : 0 },
+      };
+    },
     async outboxOf(ref, limit = 100) {
       assertValidId(ref?.id);
       const definition = config.registered.requireEntity(ref.type);
@@ -79,6 +129,16 @@ export function inspection(system: System): Inspection {
     },
     now: () => config.clock.now(),
   };
+}
+
+/** The entity types and version of a registered projection or reactor (`handleNamed` checked the name). */
+function readSideDefinition(config: Config, name: string) {
+  for (const given of config.projections) {
+    const definition = given.kind === 'inline' ? given.projection : given;
+    if (definition.name === name) return { ...definition, inline: given.kind === 'inline' };
+  }
+  const reactor = config.reactors.find((r) => r.name === name);
+  return { entityTypes: reactor?.entityTypes ?? [], version: 1, inline: false };
 }
 
 function toEntry(row: OutboxRecord): OutboxEntry {
