@@ -222,6 +222,33 @@ describe.each(['sqlite', 'postgres'] as const)('projections on %s', (kind) => {
     await again.projection(balancesProjection('balances', { version: 2 })).waitFor(more.ok ? more.position : '');
     expect((await balances(again, ids))[ids[1] as string]).toBe(6);
   });
+
+  it('rebuild() asked in a process that does not run the projection resolves only once the rebuild is done', async () => {
+    const where = await place(kind);
+    const timing = { leaseMs: 400, pollIntervalMs: 20, logger: silentLogger };
+    const runner = start({
+      store: where.newStore(),
+      entities: [Account],
+      projections: [balancesProjection()],
+      ...timing,
+    });
+    const ids = Array.from({ length: 300 }, () => randomUUID());
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(ids.map((id) => runner.call(Account.ref(id), { type: 'Deposit', amount: 1 })));
+    }
+    const last = await runner.call(Account.ref(ids[0] as string), { type: 'Deposit', amount: 1 });
+    await runner.projection(balancesProjection()).waitFor(last.ok ? last.position : '');
+    // Another process follows the checkpoint (the first holds the lease) and asks for the rebuild.
+    const asker = start({
+      store: where.newStore(),
+      entities: [Account],
+      projections: [balancesProjection()],
+      ...timing,
+    });
+    await asker.projection(balancesProjection()).waitFor(last.ok ? last.position : '');
+    await asker.projection(balancesProjection()).rebuild();
+    expect(await appliedCount(asker, ids)).toBe(1201);
+  });
 });
 
 describe('projections need SQL', () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { defineReactor, silentLogger } from 'pachyderm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Account, Note } from './support/accounts.js';
 import { storeKinds, useSystems } from './support/systems.js';
 
@@ -101,4 +101,25 @@ describe.each(storeKinds)('reactors on %s', (kind) => {
     expect(() => defineReactor({ name: 'x', entities: [Account], handle: 1 as never })).toThrow(/handle/);
     expect(() => defineReactor({ name: 'x', entities: [], handle() {} })).toThrow(/entities/);
   });
+
+  // Two systems on one memory store share its object (and its lease owner's view): SQLite and PostgreSQL.
+  it.skipIf(kind === 'memory')(
+    'an idle runner keeps renewing its lease: another system does not take the reactor over',
+    async () => {
+      const where = await place(kind);
+      const handledBy: string[] = [];
+      const reactor = (who: string) =>
+        defineReactor({ name: 'keeper', entities: [Account], handle: () => void handledBy.push(who) });
+      const timing = { leaseMs: 300, pollIntervalMs: 20, logger: silentLogger };
+      const first = start({ store: where.newStore(), entities: [Account], reactors: [reactor('first')], ...timing });
+      await first.call(Account.ref('a'), { type: 'Deposit', amount: 1 });
+      await vi.waitFor(() => expect(handledBy).toEqual(['first']));
+      const second = start({ store: where.newStore(), entities: [Account], reactors: [reactor('second')], ...timing });
+      // Idle for several leases: the first renews its lease every half lease, so the second never gets it.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await second.call(Account.ref('a'), { type: 'Deposit', amount: 2 });
+      await vi.waitFor(() => expect(handledBy).toHaveLength(2));
+      expect(handledBy).toEqual(['first', 'first']);
+    },
+  );
 });

@@ -170,6 +170,9 @@ export class CheckpointRunner {
         }
         outage = undefined;
         if (idle) await this.options.commits.wait(abort);
+        // A store whose driver is synchronous (SQLite) answers without a turn of the event loop:
+        // let timers and I/O run between batches while catching up.
+        else await new Promise((resolve) => setImmediate(resolve));
       } catch (error) {
         if (!outage) logger.warn('read side cannot reach the store; will try again', { name, error });
         outage = error;
@@ -185,12 +188,16 @@ export class CheckpointRunner {
     await this.options.prepare();
     const now = clock.now();
     const held = this.#held;
-    const checkpoint =
-      held && now < held.until - leaseMs / 2
-        ? { ...held.checkpoint, position: this.#position }
-        : await store.leaseCheckpoint({ name, owner, now, leaseMs, version });
+    let checkpoint: Checkpoint | undefined;
+    if (held && now < held.until - leaseMs / 2) {
+      // The lease is fresh: no round trip. Its end stays where the store put it, so a runner that
+      // goes round faster than half its lease still renews it (and sees marks from other processes).
+      checkpoint = { ...held.checkpoint, position: this.#position };
+    } else {
+      checkpoint = await store.leaseCheckpoint({ name, owner, now, leaseMs, version });
+      this.#held = checkpoint && { checkpoint, until: now + leaseMs };
+    }
     this.#leased = checkpoint !== undefined;
-    this.#held = checkpoint && { checkpoint, until: now + leaseMs };
     this.#head = await store.feedHead(entityTypes);
     if (!checkpoint) {
       // Another process runs it: follow its checkpoint.

@@ -216,8 +216,14 @@ export class ReadSide {
         const marked = await store.markCheckpoint(name, 'rebuild');
         runner.wake();
         const head = await store.feedHead(runner.entityTypes);
-        // The rebuild has started (here or in the process that runs it) once the request is gone.
-        while (marked && (await store.readCheckpoint(name))?.rebuild) await runner.progress();
+        // The rebuild has started (here or in the process that runs it) once the request is gone, and
+        // is done once the stored checkpoint reaches the head of now: this process's own copy of the
+        // position may still be the one from before the rebuild.
+        for (;;) {
+          const stored = await store.readCheckpoint(name);
+          if (!marked || !stored || (!stored.rebuild && (stored.position >= head || stored.failed !== null))) break;
+          await runner.progress();
+        }
         await runner.waitFor(head);
       },
       async resume() {
