@@ -84,12 +84,15 @@ export class DashboardApi {
     return { deadLetters: await this.system.deadLetters({ limit }) };
   }
 
-  /** Every projection and reactor: its mode, state, position, head, last error and lag. */
+  /**
+   * Every projection and reactor: its mode, state, position, head, last error and lag, from its
+   * checkpoint as stored (right also when this process runs no read side, as the CLI's).
+   */
   async projections() {
     const projections = await Promise.all(
       this.look.projectionNames().map(async (name) => {
-        const status = this.look.projection(name).status();
-        return { ...status, lastError: status.lastError ?? null, lag: await this.look.lag(name) };
+        const { mode, kind, state, position, head, failed, lag } = await this.look.stored(name);
+        return { name, mode, kind, state, position, head, lastError: failed, lag };
       }),
     );
     return { projections };

@@ -188,14 +188,17 @@ export class ReadSide {
   }
 
   /**
-   * How far a projection or reactor is behind its head: the events after its position (counted up to
-   * `cap`) and how long ago the first of them was recorded (0 when caught up). Inline ones never lag.
+   * How far a projection or reactor is behind its head: the events after its stored checkpoint (or
+   * `after`, when the caller just read it), counted up to `cap`, and how long ago the first of them
+   * was recorded (0 when caught up). Read from the store, so it is right in any process, also one that
+   * runs no read side. Inline ones never lag.
    */
-  async lag(name: string, now: number, cap: number): Promise<{ events: number; ms: number }> {
+  async lag(name: string, now: number, cap: number, after?: string): Promise<{ events: number; ms: number }> {
     const runner = this.#runners.get(name);
     if (!runner) return { events: 0, ms: 0 };
-    const { position } = runner.status();
-    const behind = await this.options.store.readFeed({ after: position, entityTypes: runner.entityTypes, limit: cap });
+    const { store } = this.options;
+    const position = after ?? (await store.readCheckpoint(name))?.position ?? '';
+    const behind = await store.readFeed({ after: position, entityTypes: runner.entityTypes, limit: cap });
     const first = behind[0];
     return { events: behind.length, ms: first ? Math.max(0, now - first.recordedAt) : 0 };
   }

@@ -7,6 +7,7 @@ import { assertValidId } from '../core/id.js';
 import { decodeJson } from '../core/json.js';
 import type { EntityRef } from '../define/entity.js';
 import { ConfigurationError } from '../errors.js';
+import type { ReadSideStatus } from '../read/checkpoint-runner.js';
 import type { ProjectionHandle } from '../read/read-side.js';
 import type { OutboxRecord } from '../store/port/index.js';
 import type { Config } from './options.js';
@@ -47,6 +48,13 @@ export interface Lag {
 export interface StoredProgress {
   readonly name: string;
   readonly mode: 'inline' | 'async';
+  readonly kind: 'projection' | 'reactor';
+  /**
+   * As `status().state` would say in the process that runs it: `failed` (stopped at an event until
+   * resumed), `rebuilding` (asked for, or a newer version starts again), `stopped` (a newer version
+   * runs elsewhere), else `live` (caught up or catching up: see `lag`).
+   */
+  readonly state: ReadSideStatus['state'];
   /** The definition's `version` in this system (1 for reactors). */
   readonly version: number;
   /** The version its checkpoint was built under; undefined before its first run (and for inline ones). */
@@ -70,7 +78,6 @@ export interface Inspection {
   /** The names of its projections and reactors. */
   projectionNames(): string[];
   projection(name: string): ProjectionHandle;
-  lag(name: string, cap?: number): Promise<Lag>;
   /** The checkpoint of a projection or reactor as stored, its head and lag (events counted up to `cap`). */
   stored(name: string, cap?: number): Promise<StoredProgress>;
   /** The rows still in the outbox that the entity's decisions wrote or that are messages for it. */
@@ -79,7 +86,14 @@ export interface Inspection {
   now(): number;
 }
 
-const wirings = new WeakMap<object, Wiring>();
+/**
+ * Systems to their parts, kept on a global key: a tool loaded from another copy of this module
+ * (the package's `dist` next to its sources in a test setup, say) still finds them.
+ */
+const registry = Symbol.for('pachyderm.inspection');
+const shared = globalThis as { [registry]?: WeakMap<object, Wiring> };
+shared[registry] ??= new WeakMap<object, Wiring>();
+const wirings = shared[registry];
 
 /** Called once by `createSystem`: tools inside the package can then inspect the system. */
 export function registerInspection(system: System, wiring: Wiring): void {
@@ -96,30 +110,41 @@ export function inspection(system: System): Inspection {
     entityTypes: () => config.registered.entityTypes(),
     projectionNames: () => readSide.names(),
     projection: (name) => readSide.handleNamed(name),
-    lag: (name, cap = 10_000) => readSide.lag(name, config.clock.now(), cap),
     async stored(name, cap = 10_000) {
       readSide.handleNamed(name);
-      const { entityTypes, version, inline } = readSideDefinition(config, name);
+      const { entityTypes, version, inline, kind } = readSideDefinition(config, name);
       const head = await store.feedHead(entityTypes);
       if (inline) {
         const lag = { events: 0, ms: 0 };
         const rest = { storedVersion: undefined, position: head, failed: null, rebuildRequested: false, lag };
-        return { name, mode: 'inline', version, head, ...rest };
+        return { name, mode: 'inline', kind, state: 'live', version, head, ...rest };
       }
       const checkpoint = await store.readCheckpoint(name);
       const position = checkpoint?.position ?? '';
-      const behind = await store.readFeed({ after: position, entityTypes, limit: cap });
-      const first = behind[0];
+      const storedVersion = checkpoint?.version;
+      const failed = checkpoint?.failed ?? null;
+      const rebuildRequested = checkpoint?.rebuild ?? false;
+      const state: StoredProgress['state'] =
+        failed !== null
+          ? 'failed'
+          : storedVersion !== undefined && storedVersion > version
+            ? 'stopped'
+            : rebuildRequested || (storedVersion !== undefined && storedVersion < version)
+              ? 'rebuilding'
+              : 'live';
+      const lag = await readSide.lag(name, config.clock.now(), cap, position);
       return {
         name,
         mode: 'async',
+        kind,
+        state,
         version,
-        storedVersion: checkpoint?.version,
+        storedVersion,
         position,
         head,
-        failed: checkpoint?.failed ?? null,
-        rebuildRequested: checkpoint?.rebuild ?? false,
-        lag: { events: behind.length, ms: first ? Math.max(0, config.clock.now() - first.recordedAt) : 0 },
+        failed,
+        rebuildRequested,
+        lag,
       };
     },
     async outboxOf(ref, limit = 100) {
@@ -135,10 +160,11 @@ export function inspection(system: System): Inspection {
 function readSideDefinition(config: Config, name: string) {
   for (const given of config.projections) {
     const definition = given.kind === 'inline' ? given.projection : given;
-    if (definition.name === name) return { ...definition, inline: given.kind === 'inline' };
+    if (definition.name === name)
+      return { ...definition, inline: given.kind === 'inline', kind: 'projection' as const };
   }
   const reactor = config.reactors.find((r) => r.name === name);
-  return { entityTypes: reactor?.entityTypes ?? [], version: 1, inline: false };
+  return { entityTypes: reactor?.entityTypes ?? [], version: 1, inline: false, kind: 'reactor' as const };
 }
 
 function toEntry(row: OutboxRecord): OutboxEntry {
