@@ -418,6 +418,36 @@ describe('pachyderm on a SQLite app in TypeScript (default export: the options)'
       message: expect.stringContaining('999999'),
     });
   });
+
+  it('dashboard: serves the app on 127.0.0.1 with the token it is given, until SIGTERM (exit 0)', async () => {
+    const token = `cli-${randomBytes(8).toString('hex')}`;
+    const child = spawn(process.execPath, [bin, 'dashboard', '--app', app, '--port', '0'], {
+      cwd: work,
+      env: { ...process.env, PACHYDERM_DASHBOARD_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.setEncoding('utf8');
+        child.stderr.on('data', (chunk: string) => {
+          stderr += chunk;
+          const found = / is on (http:\/\/127\.0\.0\.1:\d+\/)\n/.exec(stderr)?.[1];
+          if (found && stderr.includes('PACHYDERM_DASHBOARD_TOKEN')) resolve(found);
+        });
+        child.on('exit', (code) => reject(new Error(`the dashboard exited (${code}): ${stderr}`)));
+      });
+      const entity = `${url}api/entity?type=Account&id=a1`;
+      expect((await fetch(entity)).status).toBe(401);
+      const answer = await fetch(entity, { headers: { authorization: `Bearer ${token}` } });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ version: json(runs.inspectJson as Run).version });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
 });
 
 describe('pachyderm projections --rebuild', () => {
@@ -681,7 +711,7 @@ export default {
       badAt: ['inspect', 'Account', 'a1', '--app', app, '--at', 'x'],
       negativeAt: ['inspect', 'Account', 'a1', '--app', app, '--at=-1'],
       badFrom: ['events', 'Account', 'a1', '--app', app, '--from', '0'],
-      dashboard: ['dashboard', '--app', app, '--port', '7700'],
+      dashboard: ['dashboard', '--app', app, '--port', '70000'],
       throws: ['stats', '--app', 'exits/throws.ts', '--json'],
       nothing: ['stats', '--app', 'exits/nothing.mjs'],
       missing: ['stats', '--app', 'exits/missing.ts'],
@@ -751,7 +781,7 @@ export default {
       badAt: /--at must be a whole number >= 0, got "x"/,
       negativeAt: /--at must be a whole number >= 0, got "-1"/,
       badFrom: /--from must be a whole number >= 1, got "0"/,
-      dashboard: /^pachyderm: dashboard: not available yet\n$/,
+      dashboard: /^pachyderm: --port must be at most 65535, got 70000\n$/,
     };
     for (const [name, message] of Object.entries(expected)) {
       const run = runs[name] as Run;

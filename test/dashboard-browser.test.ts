@@ -9,9 +9,12 @@
  * Without a Chromium executable (PACHYDERM_CHROMIUM, else /usr/bin/chromium and its usual other
  * places) these tests alone are skipped, with a warning that says so.
  */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createSystem, type System, silentLogger } from 'pachyderm';
 import { type DashboardServer, dashboard } from 'pachyderm/dashboard';
 import { type ConsoleMessage, chromium, type Dialog, type Page } from 'playwright-core';
@@ -246,5 +249,66 @@ describe.skipIf(!hasChromium)('the dashboard in headless Chromium', () => {
     await open('dead-letters');
     await ranNothing();
     expect(await page.locator('#dead-letters tbody').textContent()).toContain(hostileStrings[1]);
+  });
+});
+
+describe.skipIf(!hasChromium)("npm start's demo, then `pachyderm dashboard` on its file, in headless Chromium", () => {
+  const root = new URL('..', import.meta.url).pathname;
+  let cwd: string;
+  let child: ChildProcess | undefined;
+  let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+  beforeAll(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'pachyderm-demo-'));
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await browser?.close();
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('the address the CLI prints logs in by itself and shows the demo counter', async () => {
+    const tsx = join(root, 'node_modules/.bin/tsx');
+    const { stdout } = await promisify(execFile)(tsx, [join(root, 'examples/demo.ts')], { cwd });
+    const id = /inspect Counter (\S+)/.exec(stdout)?.[1] as string;
+    expect(stdout).toContain('npm run pachyderm -- dashboard --app examples/demo-app.ts');
+    // What `npm run pachyderm -- dashboard ...` runs, on a free port, with no token set: it makes one.
+    const { PACHYDERM_DASHBOARD_TOKEN: _, ...env } = process.env;
+    const started = spawn(
+      process.execPath,
+      [join(root, 'dist/cli/main.js'), 'dashboard', '--app', join(root, 'examples/demo-app.ts'), '--port', '0'],
+      { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = started;
+    const address = await new Promise<string>((resolve, reject) => {
+      let stderr = '';
+      started.stderr?.setEncoding('utf8');
+      started.stderr?.on('data', (chunk: string) => {
+        stderr += chunk;
+        const found = /open (http:\/\/127\.0\.0\.1:\d+\/login#token=\S+)/.exec(stderr)?.[1];
+        if (found) resolve(found);
+      });
+      started.on('exit', (code) => reject(new Error(`the dashboard exited (${code}): ${stderr}`)));
+    });
+    browser = await chromium.launch({ executablePath, headless: true });
+    const page = await (await browser.newContext({ viewport })).newPage();
+    await page.goto(address);
+    await page.waitForSelector('body[data-ready="true"]');
+    // Logged in, and the token is gone from the address bar.
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(page.url()).not.toContain('token');
+    await page.selectOption('#type', 'Counter');
+    await page.fill('#id', id);
+    await Promise.all([
+      page.waitForURL((url) => url.searchParams.get('id') === id),
+      page.click('#search button[type=submit]'),
+    ]);
+    await page.waitForSelector('#entity:visible');
+    await expect
+      .poll(async () => JSON.parse((await page.locator('#state-now').textContent()) ?? 'null'))
+      .toEqual({ count: 11 });
+    expect(await page.locator('#entity-version').textContent()).toBe('11');
+    const exited = new Promise<number | null>((resolve) => started.on('exit', resolve));
+    started.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

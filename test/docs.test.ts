@@ -30,10 +30,9 @@ const readme = text.get('README.md') as string;
 const testFiles = (await readdir(join(root, 'test'), { recursive: true })).filter((f) => f.endsWith('.test.ts'));
 
 /** Runs a TypeScript file the way a user would, in a directory of its own. */
-async function run(file: string): Promise<string> {
-  const cwd = await mkdtemp(join(work, 'run-'));
+async function run(file: string, cwd?: string): Promise<string> {
   const { stdout } = await promisify(execFile)(join(root, 'node_modules/.bin/tsx'), [join(root, file)], {
-    cwd,
+    cwd: cwd ?? (await mkdtemp(join(work, 'run-'))),
     env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
   });
   return stdout;
@@ -163,11 +162,26 @@ describe('README and docs', () => {
 
 describe('npm start', () => {
   it('tells the story: ten increments, one admin mail at ten, the state recovered after a restart', async () => {
-    const stdout = await run('examples/demo.ts');
+    const cwd = await mkdtemp(join(work, 'demo-'));
+    const stdout = await run('examples/demo.ts', cwd);
     const mails = stdout.split('\n').filter((line) => line.includes('mail to admin@myapp.example'));
     expect(mails).toEqual(['  ✉  mail to admin@myapp.example: "Reached 10"']);
     expect(stdout).toContain('increment 10: count is 10 (event log at version 10)');
     expect(stdout).toContain('recovered from the event log: count is 10 at version 10');
     expect(stdout).toContain('one more increment: count is 11');
+
+    // It ends by saying how to look inside its file: the dashboard, and the CLI command it prints works.
+    expect(stdout).toContain('npm run pachyderm -- dashboard --app examples/demo-app.ts');
+    const printed = /npm run pachyderm -- (inspect Counter \S+ --at 5 --app examples\/demo-app\.ts)/.exec(stdout)?.[1];
+    expect(printed).toBeDefined();
+    const args = (printed as string).split(' ').map((arg) => (arg.startsWith('examples/') ? join(root, arg) : arg));
+    const { stdout: inspected } = await promisify(execFile)(
+      process.execPath,
+      [join(root, 'dist/cli/main.js'), ...args, '--json'],
+      {
+        cwd,
+      },
+    );
+    expect(JSON.parse(inspected)).toMatchObject({ state: { count: 5 }, version: 5 });
   });
 });

@@ -392,6 +392,14 @@ async function loadOutbox() {
 async function start() {
   if (document.body.dataset.page === 'login') {
     byId('login-failed').hidden = !new URLSearchParams(location.search).has('failed');
+    // `login#token=...` (what `pachyderm dashboard` prints) logs in at once. The fragment never
+    // reaches the server or its logs, and is dropped from the address before the form is sent.
+    const given = new URLSearchParams(location.hash.slice(1)).get('token');
+    if (given) {
+      history.replaceState(null, '', location.pathname + location.search);
+      byId('token').value = given;
+      document.querySelector('form').submit();
+    }
     return;
   }
   const page = location.pathname.split('/').pop() || 'entities';
