@@ -135,10 +135,7 @@ export class Telemetry {
   readonly #meter: Meter = metrics.getMeter('pachyderm');
   /** False without a meter provider: calls then skip their clock reads and metric updates. */
   readonly #metered = this.#meter !== createNoopMeter();
-  readonly #calls = this.#meter.createCounter(MetricName.calls, {
-    description: 'Calls and delivered messages answered, by entity type and outcome',
-    unit: '{call}',
-  });
+  readonly #calls: CallCounts | undefined = this.#metered ? callCountsOf(this.#meter) : undefined;
   readonly #callDuration: Histogram = this.#meter.createHistogram(MetricName.callDuration, {
     description: 'From a call arriving at its worker to its answer (decide, commit wait, commit)',
     unit: 's',
@@ -187,8 +184,7 @@ export class Telemetry {
       trace: traceparent === undefined || !tracer ? undefined : new CallTrace(tracer, span, traceparent),
       end: (outcome, version, error) => {
         if (metered) {
-          const attributes = { [Attribute.entityType]: type, [Attribute.outcome]: outcome };
-          this.#calls.add(1, attributes);
+          const attributes = (this.#calls as CallCounts).add(type, outcome);
           this.#callDuration.record((performance.now() - started) / 1000, attributes);
         }
         if (span.isRecording()) {
@@ -300,6 +296,54 @@ export class Telemetry {
     meter.addBatchObservableCallback(callback, observables);
     return () => meter.removeBatchObservableCallback(callback, observables);
   }
+}
+
+/**
+ * The calls answered in this process under one meter, by entity type and outcome: counted in a map
+ * and reported when a reader collects (an observable counter), which costs a call far less than a
+ * counter's update, whose attributes the SDK hashes every time. Every system on the meter shares it.
+ */
+class CallCounts {
+  readonly #counts = new Map<string, Map<CallOutcome, { n: number; attributes: Attributes }>>();
+
+  constructor(meter: Meter) {
+    const counter = meter.createObservableCounter(MetricName.calls, {
+      description: 'Calls and delivered messages answered, by entity type and outcome',
+      unit: '{call}',
+    });
+    counter.addCallback((result) => {
+      for (const outcomes of this.#counts.values()) {
+        for (const { n, attributes } of outcomes.values()) result.observe(n, attributes);
+      }
+    });
+  }
+
+  /** Counts a call; answers its attributes (one object per type and outcome, for the histogram too). */
+  add(type: string, outcome: CallOutcome): Attributes {
+    let outcomes = this.#counts.get(type);
+    if (!outcomes) {
+      outcomes = new Map();
+      this.#counts.set(type, outcomes);
+    }
+    let count = outcomes.get(outcome);
+    if (!count) {
+      count = { n: 0, attributes: { [Attribute.entityType]: type, [Attribute.outcome]: outcome } };
+      outcomes.set(outcome, count);
+    }
+    count.n++;
+    return count.attributes;
+  }
+}
+
+const callCounts = new WeakMap<Meter, CallCounts>();
+
+function callCountsOf(meter: Meter): CallCounts {
+  let counts = callCounts.get(meter);
+  if (!counts) {
+    counts = new CallCounts(meter);
+    callCounts.set(meter, counts);
+  }
+  return counts;
 }
 
 /** A span with no context at all (no SDK): cheaper to tell than a full validity check. */
