@@ -135,6 +135,8 @@ describe.each(storeKinds)('telemetry on %s', (kind) => {
     expect(parentOf(deliver as ReadableSpan)).toBe(idOf(sell));
     const handled = named(spans, 'pachyderm.call').find((s) => s.attributes['pachyderm.entity.type'] === 'Inbox');
     expect(parentOf(handled as ReadableSpan)).toBe(idOf(deliver));
+    // And linked to the span that sent it, directly.
+    expect(handled?.links.map((link) => link.context.spanId)).toEqual([idOf(sell)]);
     expect(attributesOf(handled)).toMatchObject({ 'pachyderm.delivered': true, 'pachyderm.outcome': 'ok' });
     const effects = named(spans, 'pachyderm.effect');
     expect(effects.map((s) => s.attributes['pachyderm.effect.name']).sort()).toEqual(['Mailed', 'Noticed']);
@@ -255,6 +257,9 @@ describe.each(storeKinds.filter((kind) => kind !== 'memory'))('telemetry across 
     expect(parentOf(deliver as ReadableSpan)).toBe(sent?.spanId);
     const handled = named(spans, 'pachyderm.call').find((s) => s.attributes['pachyderm.entity.id'] === inboxId);
     expect(parentOf(handled as ReadableSpan)).toBe(idOf(deliver));
+    expect(handled?.links.map((link) => link.context)).toEqual([
+      expect.objectContaining({ traceId: sent?.traceId, spanId: sent?.spanId }),
+    ]);
   });
 });
 

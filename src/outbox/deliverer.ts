@@ -55,7 +55,7 @@ export interface DelivererOptions {
     type: string,
     id: string,
     message: unknown,
-    delivery: { readonly messageId: string; readonly lane?: string; readonly trace?: string },
+    delivery: { readonly messageId: string; readonly lane?: string; readonly trace?: string; readonly sender?: string },
   ): Promise<DeliveryResult> | undefined;
 }
 
@@ -267,6 +267,7 @@ export class AtLeastOnceDeliverer {
             messageId: row.idempotencyKey,
             ...(lane === undefined ? {} : { lane }),
             ...(trace === undefined ? {} : { trace }),
+            ...(row.traceContext === undefined ? {} : { sender: row.traceContext }),
           });
           return delivery ?? Promise.resolve(undefined);
         },

@@ -14,7 +14,7 @@ import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
 import { CommitPhases } from '../telemetry/commit-phases.js';
-import { type CallOutcome, Telemetry } from '../telemetry/telemetry.js';
+import { type CallOrigin, type CallOutcome, Telemetry } from '../telemetry/telemetry.js';
 import { activate, catchUp, loadAt, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
@@ -201,7 +201,7 @@ export function wire(config: Config): Wiring {
     context: config.context,
     messageRetry: config.messageRetry,
     telemetry,
-    deliver(type, id, message, { messageId, lane, trace }) {
+    deliver(type, id, message, { messageId, lane, trace, sender }) {
       if (!registered.entity(type)) return undefined;
       assertValidId(id);
       return route({
@@ -211,6 +211,7 @@ export function wire(config: Config): Wiring {
         messageId,
         ...(lane === undefined ? {} : { lane }),
         ...(trace === undefined ? {} : { trace }),
+        ...(sender === undefined ? {} : { sender }),
       });
     },
   });
@@ -220,19 +221,19 @@ export function wire(config: Config): Wiring {
     const { type, id, message, messageId, lane } = call;
     assertValidId(id);
     const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
-    return here(registered.requireEntity(type), id, message, delivery, call.trace, fromPeer);
+    const origin = { parent: call.trace, sender: call.sender, delivered: delivery !== undefined, forwarded: fromPeer };
+    return here(registered.requireEntity(type), id, message, delivery, origin);
   };
-  // A call's span is under the `traceparent` it carries (an outbox row's, a peer's), else the caller's context.
+  // A call's span is under the `traceparent` it carries (a delivery's, a peer's), else the caller's context.
   function here(
     definition: EntityDefinition,
     id: string,
     message: unknown,
     delivery?: Delivery,
-    trace?: string,
-    fromPeer = false,
+    origin: CallOrigin = { delivered: false, forwarded: false },
   ): Promise<MessageAnswer> {
     const worker = workers.get(definition, id);
-    const span = telemetry.startCall(definition.type, id, trace, delivery !== undefined, fromPeer);
+    const span = telemetry.startCall(definition.type, id, origin);
     if (!span) return worker.call(message, delivery);
     return worker.call(message, delivery, span.trace).then(
       (answer) => {

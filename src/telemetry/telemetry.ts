@@ -12,6 +12,7 @@ import {
   createNoopMeter,
   type Histogram,
   INVALID_TRACEID,
+  type Link,
   type Meter,
   metrics,
   ProxyTracerProvider,
@@ -98,6 +99,23 @@ export class CallTrace {
   }
 }
 
+/** Where a call comes from, for its span. */
+export interface CallOrigin {
+  /** The `traceparent` its span is a child of: a delivery's, a peer's. */
+  readonly parent?: string | undefined;
+  /** A delivered message's sender: the `traceparent` its outbox row carries, which the span links to. */
+  readonly sender?: string | undefined;
+  readonly delivered: boolean;
+  readonly forwarded: boolean;
+}
+
+/** The span options that link to a `traceparent`, when it names a span. */
+function linkTo(traceparent: string | undefined): { links?: Link[] } {
+  if (traceparent === undefined) return {};
+  const spanContext = trace.getSpanContext(contextOf(traceparent));
+  return spanContext ? { links: [{ context: spanContext }] } : {};
+}
+
 /** What answered a call, as the `outcome` attribute. */
 export type CallOutcome = 'ok' | 'rejected' | 'error' | 'duplicate' | 'deferred';
 
@@ -155,17 +173,12 @@ export class Telemetry {
   });
 
   /**
-   * Opens the span of a call arriving at its worker: under `parent` (a `traceparent` from an outbox
-   * row or a peer), else under the caller's active context. Undefined when there is nothing to
-   * record (no SDK): the call then costs one no-op span.
+   * Opens the span of a call arriving at its worker: under `from.parent` (a delivery's or a peer's
+   * `traceparent`), else under the caller's active context, and linked to `from.sender` (the span
+   * whose decision sent a delivered message). Undefined when there is nothing to record (no SDK).
    */
-  startCall(
-    type: string,
-    id: string,
-    parent: string | undefined,
-    delivered: boolean,
-    forwarded: boolean,
-  ): OpenCall | undefined {
+  startCall(type: string, id: string, from: CallOrigin): OpenCall | undefined {
+    const { parent, sender, delivered, forwarded } = from;
     const metered = this.#metered;
     const tracer = this.#sdkTracer();
     if (!tracer && !metered) return undefined;
@@ -175,6 +188,7 @@ export class Telemetry {
       {
         kind: forwarded ? SpanKind.SERVER : SpanKind.INTERNAL,
         attributes: { [Attribute.entityType]: type, [Attribute.entityId]: id, [Attribute.delivered]: delivered },
+        ...linkTo(sender),
       },
       parent === undefined ? context.active() : contextOf(parent),
     );
