@@ -230,7 +230,7 @@ export function wire(config: Config): Wiring {
     id: string,
     message: unknown,
     delivery?: Delivery,
-    origin: CallOrigin = { delivered: false, forwarded: false },
+    origin: CallOrigin = CALLED_HERE,
   ): Promise<MessageAnswer> {
     const worker = workers.get(definition, id);
     const span = telemetry.startCall(definition.type, id, origin);
@@ -289,6 +289,9 @@ export function wire(config: Config): Wiring {
     },
   };
 }
+
+/** The origin of a `system.call` run in this process: its span is under the caller's context. */
+const CALLED_HERE: CallOrigin = { delivered: false, forwarded: false };
 
 function outcomeOf(answer: MessageAnswer): CallOutcome {
   if (answer.ok) return 'duplicate' in answer ? 'duplicate' : 'ok';
