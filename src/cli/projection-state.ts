@@ -8,15 +8,20 @@ import { cell } from './table.js';
 /** Events behind are counted up to this many (shown as `10000+`). */
 export const LAG_CAP = 10_000;
 
-/** The state a checkpoint shows, read from the store (not one process's view). */
+/** The state a checkpoint shows (`p.state`, read from the store), in words for people. */
 export function stateOf(p: StoredProgress): string {
-  if (p.mode === 'inline') return 'live';
-  if (p.failed !== null) return 'failed';
-  if (p.rebuildRequested) return 'rebuild requested';
-  if (p.storedVersion === undefined) return 'not started';
-  if (p.storedVersion > p.version) return `version ${p.storedVersion} elsewhere`;
-  if (p.storedVersion < p.version) return `rebuild due (version ${p.storedVersion} to ${p.version})`;
-  return p.position === p.head ? 'live' : 'behind';
+  switch (p.state) {
+    case 'failed':
+      return 'failed';
+    case 'stopped':
+      return `version ${p.storedVersion} elsewhere`;
+    case 'rebuilding':
+      return p.rebuildRequested ? 'rebuild requested' : `rebuild due (version ${p.storedVersion} to ${p.version})`;
+    default:
+      if (p.mode === 'inline') return 'live';
+      if (p.storedVersion === undefined) return 'not started';
+      return p.position === p.head ? 'live' : 'behind';
+  }
 }
 
 /** The events behind, `10000+` past the cap. */

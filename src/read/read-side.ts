@@ -46,7 +46,17 @@ export interface ReadSideOptions extends RunnerEnvironment {
 /** Feed events per batch of an async projection or reactor. */
 const BATCH_SIZE = 500;
 
+/** What a registered projection or reactor reads, and how it runs. */
+export interface ReadSideEntry {
+  readonly kind: 'projection' | 'reactor';
+  readonly mode: 'inline' | 'async';
+  readonly entityTypes: readonly string[];
+  /** The definition's `version` (1 for reactors). */
+  readonly version: number;
+}
+
 export class ReadSide {
+  readonly #entries = new Map<string, ReadSideEntry>();
   readonly #runners = new Map<string, CheckpointRunner>();
   readonly #inline = new Map<string, ProjectionDefinition>();
   /** Per entity type, the inline projections of its events. */
@@ -78,6 +88,12 @@ export class ReadSide {
         );
       }
       claim(definition.name);
+      this.#entries.set(definition.name, {
+        kind: 'projection',
+        mode: given.kind === 'inline' ? 'inline' : 'async',
+        entityTypes: definition.entityTypes,
+        version: definition.version,
+      });
       setup.push(...definition.setup);
       if (given.kind === 'inline') {
         this.#inline.set(definition.name, definition);
@@ -95,6 +111,12 @@ export class ReadSide {
       if (definition?.kind !== 'reactor')
         throw new ConfigurationError('createSystem: reactors must be defineReactor(...)');
       claim(definition.name);
+      this.#entries.set(definition.name, {
+        kind: 'reactor',
+        mode: 'async',
+        entityTypes: definition.entityTypes,
+        version: 1,
+      });
       this.#runners.set(definition.name, this.#runner(definition, 1, [], applyReactor(definition, options.context)));
     }
     this.#setup = setup;
@@ -174,9 +196,19 @@ export class ReadSide {
     }
   }
 
-  /** Every projection and reactor of the system, by name, in the order given (inline ones included). */
+  /** Every projection and reactor of the system, by name: the projections in the order given, then the reactors. */
   names(): string[] {
-    return [...this.#inline.keys(), ...this.#runners.keys()];
+    return [...this.#entries.keys()];
+  }
+
+  /** What a projection or reactor of this system reads and how it runs; `INVALID_CONFIGURATION` for another name. */
+  entry(name: string): ReadSideEntry {
+    const entry = this.#entries.get(name);
+    if (!entry)
+      throw new ConfigurationError(
+        `No projection or reactor named ${JSON.stringify(name)} is registered in this system`,
+      );
+    return entry;
   }
 
   /** The handle of a projection or reactor by name (see `names`). */

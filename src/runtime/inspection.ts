@@ -4,33 +4,24 @@
  * exported from the package: tools inside it reach a system's parts through `inspection(system)`.
  */
 import { assertValidId } from '../core/id.js';
-import { decodeJson } from '../core/json.js';
 import type { EntityRef } from '../define/entity.js';
 import { ConfigurationError } from '../errors.js';
+import { type DeadLetter, toDeadLetter } from '../outbox/dead-letters.js';
 import type { ReadSideStatus } from '../read/checkpoint-runner.js';
 import type { ProjectionHandle } from '../read/read-side.js';
 import type { OutboxRecord } from '../store/port/index.js';
-import type { Config } from './options.js';
 import type { System } from './system.js';
 import type { Wiring } from './wiring.js';
 
-/** An outbox row as an operator sees it. */
-export interface OutboxEntry {
-  readonly id: string;
-  readonly kind: 'effect' | 'message';
-  /** The effect's name (`effect`), or the entity the message is for (`message`). */
-  readonly effect?: string;
-  readonly target?: { readonly type: string; readonly id: string };
-  readonly payload: unknown;
+/** An outbox row as an operator sees it: a dead letter's fields, and where the row stands. */
+export interface OutboxEntry extends Omit<DeadLetter, 'error'> {
   readonly status: 'pending' | 'dead';
   /** A timer (`sendAfter`, `sendAt`), with its key when it has one. */
   readonly timer: boolean;
   readonly timerKey?: string;
   readonly dueAt: number;
-  readonly attempts: number;
-  /** The last error, or why it was given up. */
+  /** The last error, or why it was given up; null before any failure. */
   readonly error: string | null;
-  readonly source: { readonly type: string; readonly id: string; readonly version: number };
 }
 
 /** How far a projection or reactor is behind. */
@@ -111,10 +102,9 @@ export function inspection(system: System): Inspection {
     projectionNames: () => readSide.names(),
     projection: (name) => readSide.handleNamed(name),
     async stored(name, cap = 10_000) {
-      readSide.handleNamed(name);
-      const { entityTypes, version, inline, kind } = readSideDefinition(config, name);
+      const { entityTypes, version, mode, kind } = readSide.entry(name);
       const head = await store.feedHead(entityTypes);
-      if (inline) {
+      if (mode === 'inline') {
         const lag = { events: 0, ms: 0 };
         const rest = { storedVersion: undefined, position: head, failed: null, rebuildRequested: false, lag };
         return { name, mode: 'inline', kind, state: 'live', version, head, ...rest };
@@ -156,29 +146,13 @@ export function inspection(system: System): Inspection {
   };
 }
 
-/** The entity types and version of a registered projection or reactor (`handleNamed` checked the name). */
-function readSideDefinition(config: Config, name: string) {
-  for (const given of config.projections) {
-    const definition = given.kind === 'inline' ? given.projection : given;
-    if (definition.name === name)
-      return { ...definition, inline: given.kind === 'inline', kind: 'projection' as const };
-  }
-  const reactor = config.reactors.find((r) => r.name === name);
-  return { entityTypes: reactor?.entityTypes ?? [], version: 1, inline: false, kind: 'reactor' as const };
-}
-
 function toEntry(row: OutboxRecord): OutboxEntry {
   return {
-    id: row.id,
-    kind: row.kind,
-    ...(row.kind === 'effect' ? { effect: row.name } : { target: { type: row.name, id: row.targetId ?? '' } }),
-    payload: row.payload === null ? undefined : decodeJson(row.payload),
+    ...toDeadLetter(row),
+    error: row.lastError,
     status: row.status,
     timer: row.timer,
     ...(row.timerKey === undefined ? {} : { timerKey: row.timerKey }),
     dueAt: row.dueAt,
-    attempts: row.attempts,
-    error: row.lastError,
-    source: { type: row.sourceType, id: row.sourceId, version: row.sourceVersion },
   };
 }

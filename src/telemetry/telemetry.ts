@@ -183,7 +183,7 @@ export class Telemetry {
     const tracer = this.#sdkTracer();
     if (!tracer && !metered) return undefined;
     const started = metered ? performance.now() : 0;
-    const span = (tracer ?? this.#noop).startSpan(
+    const span = tracer?.startSpan(
       SpanName.call,
       {
         kind: forwarded ? SpanKind.SERVER : SpanKind.INTERNAL,
@@ -192,15 +192,19 @@ export class Telemetry {
       },
       parent === undefined ? context.active() : contextOf(parent),
     );
-    const traceparent = untraced(span) ? undefined : traceparentOf(span);
-    if (traceparent === undefined && !metered) return undefined;
+    const traceparent = span && !untraced(span) ? traceparentOf(span) : undefined;
+    if (traceparent === undefined && !metered) {
+      span?.end();
+      return undefined;
+    }
     return {
-      trace: traceparent === undefined || !tracer ? undefined : new CallTrace(tracer, span, traceparent),
+      trace: tracer && span && traceparent !== undefined ? new CallTrace(tracer, span, traceparent) : undefined,
       end: (outcome, version, error) => {
         if (metered) {
           const attributes = (this.#calls as CallCounts).add(type, outcome);
           this.#callDuration.record((performance.now() - started) / 1000, attributes);
         }
+        if (!span) return;
         if (span.isRecording()) {
           span.setAttribute(Attribute.outcome, outcome);
           if (version !== undefined) span.setAttribute(Attribute.version, version);
@@ -272,9 +276,6 @@ export class Telemetry {
     if (tracer) this.#tracer = tracer;
     return tracer;
   }
-
-  /** A tracer whose spans record nothing: for a call measured by metrics alone. */
-  readonly #noop: Tracer = new ProxyTracerProvider().getTracer('pachyderm');
 
   /** Registers the gauges; answers what unregisters them (at close). */
   observe(sources: ObservedSources): () => void {
