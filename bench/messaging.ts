@@ -262,7 +262,9 @@ export async function outboxBacklog(name: string, fresh: () => Store): Promise<v
           orderKey: null,
         }));
         await store.commit({
-          appends: [{ streamId: id, expectedVersion: 0, events: ['{}'], entityType: 'Bench', outbox: ready }],
+          appends: [
+            { streamId: id, expectedVersion: 0, events: ['{}'], entityType: 'Bench', eventVersion: 1, outbox: ready },
+          ],
           recordedAt: now,
         });
         const started = performance.now();
@@ -299,6 +301,7 @@ async function fill(store: Store, now: number, backlog: number): Promise<void> {
         expectedVersion: 0,
         events: ['{}'],
         entityType: 'Bench',
+        eventVersion: 1,
         outbox: Array.from({ length: perLane }, (_, n) => ({
           kind: 'message' as const,
           name: 'BenchTarget',

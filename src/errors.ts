@@ -25,6 +25,9 @@ export const ErrorCode = {
   ProjectionFailed: 'PROJECTION_FAILED',
   SqlFailed: 'SQL_FAILED',
   OwnerUnreachable: 'OWNER_UNREACHABLE',
+  UpcastThrew: 'UPCAST_THREW',
+  EventVersionAhead: 'EVENT_VERSION_AHEAD',
+  InvalidMessage: 'INVALID_MESSAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -85,6 +88,50 @@ export class EntityCodeError extends PachydermError {
     cause?: unknown,
   ) {
     super(code, message, { cause });
+  }
+}
+
+/**
+ * A stored event could not be brought to the definition's current `eventVersion`: its `upcast`
+ * threw (`UPCAST_THREW`), or the event was stored under a newer `eventVersion` than the definition
+ * knows (`EVENT_VERSION_AHEAD`: code older than the log reads it). Nothing is committed; the entity
+ * serves its next message.
+ */
+export class UpcastError extends PachydermError {
+  constructor(
+    code: typeof ErrorCode.UpcastThrew | typeof ErrorCode.EventVersionAhead,
+    /** The entity whose log holds the event. */
+    readonly ref: { readonly type: string; readonly id: string },
+    /** The event's version in the log. */
+    readonly version: number,
+    /** The `eventVersion` the event was stored under. */
+    readonly storedEventVersion: number,
+    /** The definition's `eventVersion`. */
+    readonly eventVersion: number,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
+  }
+}
+
+/** One problem a message schema found: what is wrong, and where in the message. */
+export interface MessageIssue {
+  readonly message: string;
+  /** The keys from the message's root to the value at fault; empty for the message itself. */
+  readonly path: readonly (string | number)[];
+}
+
+/**
+ * A message failed its entity type's `messageSchema`: refused before `handle`, nothing committed.
+ * `issues` says what is wrong and where.
+ */
+export class InvalidMessageError extends PachydermError {
+  constructor(
+    message: string,
+    readonly issues: readonly MessageIssue[],
+  ) {
+    super(ErrorCode.InvalidMessage, message);
   }
 }
 

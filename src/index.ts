@@ -60,7 +60,9 @@ export {
   ErrorCode,
   type FailedEffect,
   InvalidIdError,
+  InvalidMessageError,
   isPachydermError,
+  type MessageIssue,
   NotRegisteredError,
   OwnerUnreachableError,
   PachydermError,
@@ -69,11 +71,13 @@ export {
   SqlFailedError,
   StoreUnavailableError,
   SystemClosedError,
+  UpcastError,
 } from './errors.js';
 export type { Logger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
 export type { RetryPolicy } from './outbox/retry-policy.js';
 export type {
+  CallOptions,
   ClusterMember,
   ClusterOptions,
   ClusterStats,
@@ -83,6 +87,7 @@ export type {
   ProjectionHandle,
   ReadSideStatus,
   RecordedEvent,
+  RetentionOptions,
   SubscribedEvent,
   System,
   SystemOptions,

@@ -141,7 +141,13 @@ describe.each(storeKinds)('faults on %s', (kind) => {
     await store.open();
     await store.commit({
       appends: [
-        { streamId: ref.id, expectedVersion: 0, events: ['{"type":"Touched","seen":false}'], entityType: 'Fragile' },
+        {
+          streamId: ref.id,
+          expectedVersion: 0,
+          events: ['{"type":"Touched","seen":false}'],
+          entityType: 'Fragile',
+          eventVersion: 1,
+        },
       ],
       recordedAt: 0,
     });

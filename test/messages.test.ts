@@ -236,6 +236,7 @@ describe.each(storeKinds)('messages on %s', (kind) => {
           expectedVersion: 0,
           events: ['{"type":"Sent","count":1}'],
           entityType: 'Sender',
+          eventVersion: 1,
           outbox: [
             {
               kind: 'message',

@@ -95,7 +95,7 @@ describe('subscribe on postgres, with a transaction held open', () => {
     const appendIn = (client: pg.Client, id: string) =>
       client.query(
         `SELECT * FROM "${schema}".commit_batch(ARRAY[$1], ARRAY[0], ARRAY[1], ARRAY['{"type":"Deposited","amount":50}'],
-           0, ARRAY[]::text[], ARRAY[0], ARRAY['Account'], NULL, false)`,
+           0, ARRAY[]::text[], ARRAY[0], ARRAY['Account'], NULL, false, ARRAY[1])`,
         [id],
       );
     try {

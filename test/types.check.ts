@@ -309,3 +309,46 @@ async function readSide() {
   }
 }
 void readSide;
+
+// Changing events: `upcast` before `handle` (as the docs show it) neither breaks nor loosens inference.
+const Purse = defineEntity({
+  type: 'Purse',
+  eventVersion: 2,
+  upcast(event, storedVersion) {
+    if (storedVersion === 1 && event.type === 'Deposited') return { ...event, currency: 'EUR' };
+    return event;
+  },
+  init: () => ({ cents: 0, currency: 'EUR' }),
+  handle(message: { type: 'Deposit'; cents: number; currency: string }, _state) {
+    return ok([{ type: 'Deposited' as const, cents: message.cents, currency: message.currency }]);
+  },
+  update(event, state) {
+    assertType<
+      Equal<typeof event, { readonly type: 'Deposited'; readonly cents: number; readonly currency: string }>
+    >();
+    return { cents: state.cents + event.cents, currency: event.currency };
+  },
+});
+assertType<Equal<typeof Purse.eventVersion, number>>();
+
+defineEntity({
+  type: 'WrongUpcast',
+  init: () => ({ n: 0 }),
+  handle: (_message: { type: 'Add' }, _state) => ok([{ type: 'Added' as const, n: 1 }]),
+  update: (event, state) => ({ n: state.n + event.n }),
+  // @ts-expect-error what upcast returns is the current event type
+  upcast: (_event, _storedVersion) => ({ type: 'Added' as const, n: 'one' }),
+});
+
+async function keyedCalls() {
+  const system = createSystem({ store: memoryStore(), entities: [Purse] });
+  const result = await system.call(
+    Purse.ref('w'),
+    { type: 'Deposit', cents: 5, currency: 'EUR' },
+    { idempotencyKey: 'req-1' },
+  );
+  if (result.ok) assertType<Equal<typeof result.state, { cents: number; currency: string }>>();
+  // @ts-expect-error the key is a string
+  await system.call(Purse.ref('w'), { type: 'Deposit', cents: 5, currency: 'EUR' }, { idempotencyKey: 7 });
+}
+void keyedCalls;

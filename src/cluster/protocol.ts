@@ -19,6 +19,8 @@ export interface ForwardedCall {
   readonly trace?: string;
   /** A delivered message's sender's `traceparent` (its outbox row's): the owner's span links to it. */
   readonly sender?: string;
+  /** An idempotent call's key: the owner records the answer under it, or gives the one recorded. */
+  readonly idempotencyKey?: string;
 }
 
 /** One call's answer: what the owner's call gave, a fault, or that the owner does not serve the type. */
@@ -41,7 +43,7 @@ export function parseCalls(body: unknown): readonly ForwardedCall[] | string {
   const calls = (body as { calls: unknown[] }).calls;
   for (const [i, call] of calls.entries()) {
     if (call === null || typeof call !== 'object') return `calls[${i}] must be an object`;
-    const { type, id, messageId, lane, trace, sender } = call as Record<string, unknown>;
+    const { type, id, messageId, lane, trace, sender, idempotencyKey } = call as Record<string, unknown>;
     if (typeof type !== 'string' || typeof id !== 'string') return `calls[${i}] needs a string type and id`;
     if (!('message' in call)) return `calls[${i}] needs a message`;
     if (messageId !== undefined && typeof messageId !== 'string') return `calls[${i}].messageId must be a string`;
@@ -49,6 +51,8 @@ export function parseCalls(body: unknown): readonly ForwardedCall[] | string {
       return `calls[${i}].lane must be a string, with a messageId`;
     if (trace !== undefined && typeof trace !== 'string') return `calls[${i}].trace must be a string`;
     if (sender !== undefined && typeof sender !== 'string') return `calls[${i}].sender must be a string`;
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || messageId !== undefined))
+      return `calls[${i}].idempotencyKey must be a string, without a messageId`;
   }
   return calls as ForwardedCall[];
 }

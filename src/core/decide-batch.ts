@@ -3,12 +3,14 @@
  * back, each on the state the ones before it lead to, and all their events go into one append.
  * A message that is rejected or whose code throws affects only its own caller, except that the
  * later messages of a lane whose message threw are not decided (`deferred`): a lane is handled in
- * order.
+ * order. The answer of an idempotent call (one with a key) is recorded with the append.
  */
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
+import type { KeyedAnswer } from '../store/port/index.js';
 import { addToPlan, type CommitPlan, emptyPlan } from './commit-plan.js';
 import { decide, type Registrations } from './decide.js';
 import type { Loaded } from './fold.js';
+import { encodeJson } from './json.js';
 
 /** What one message of the batch gets, once the batch's append is committed. */
 export type BatchAnswer =
@@ -23,6 +25,8 @@ export interface BatchInput {
   readonly lane?: string;
   /** The `traceparent` of the message's call span, for the rows its decision writes (tracing on). */
   readonly trace?: string;
+  /** An idempotent call's key: its answer is recorded under it. */
+  readonly key?: string;
 }
 
 export interface BatchDecision {
@@ -30,6 +34,8 @@ export interface BatchDecision {
   /** Every accepted message's events, in order: one append. */
   readonly events: string[];
   readonly plan: CommitPlan;
+  /** The answers of the idempotent calls, to record with the append (a fault is not an answer). */
+  readonly keyed: KeyedAnswer[];
   /** The state and version after all of them. */
   readonly after: Loaded<unknown>;
 }
@@ -47,9 +53,10 @@ export function decideBatch(
   const answers: BatchAnswer[] = [];
   const events: string[] = [];
   const plan = emptyPlan();
+  const keyed: KeyedAnswer[] = [];
   let { state, version } = start;
   const stopped = new Set<string>();
-  for (const { message, lane, trace } of inputs) {
+  for (const { message, lane, trace, key } of inputs) {
     if (lane !== undefined && stopped.has(lane)) {
       answers.push({ deferred: true });
       continue;
@@ -57,6 +64,10 @@ export function decideBatch(
     try {
       const outcome = decide(definition, state, message, registrations, self);
       if (outcome.kind === 'rejected') {
+        if (key !== undefined) {
+          const what = `The rejection of an idempotent call by ${definition.type}.handle (it is recorded under its key)`;
+          keyed.push({ key, version, wrote: false, rejection: encodeJson(outcome.reason, what) });
+        }
         answers.push({ ok: false, error: outcome.reason });
         continue;
       }
@@ -64,11 +75,12 @@ export function decideBatch(
       version += outcome.encodedEvents.length;
       for (const event of outcome.encodedEvents) events.push(event);
       addToPlan(plan, ref, outcome.effects, version, now, trace);
+      if (key !== undefined) keyed.push({ key, version, wrote: outcome.encodedEvents.length > 0 });
       answers.push({ ok: true, state, version });
     } catch (fault) {
       answers.push({ fault });
       if (lane !== undefined) stopped.add(lane);
     }
   }
-  return { answers, events, plan, after: { state, version } };
+  return { answers, events, plan, keyed, after: { state, version } };
 }

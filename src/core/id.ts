@@ -12,6 +12,12 @@ export function assertValidId(id: unknown): asserts id is string {
   if (problem) throw new InvalidIdError(problem);
 }
 
+/** Checks an idempotency key with the same rules as ids (`INVALID_ID`, naming the key). */
+export function assertValidKey(key: unknown): asserts key is string {
+  const problem = idProblem(key, 'idempotency key');
+  if (problem) throw new InvalidIdError(problem);
+}
+
 /** Checks an entity type or effect name with the same rules as ids. */
 export function assertValidName(name: unknown, what: string): asserts name is string {
   const problem = idProblem(name, what);

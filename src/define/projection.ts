@@ -51,6 +51,8 @@ export interface ProjectionDefinition<E = unknown> {
   readonly kind: 'projection';
   readonly name: string;
   readonly entityTypes: readonly string[];
+  /** The definitions of those types: their `upcast` brings older events to the shape `handle` takes. */
+  readonly entities: readonly EntityDefinition[];
   readonly version: number;
   readonly setup: readonly SqlStatement[];
   readonly reset: readonly SqlStatement[];
@@ -84,6 +86,8 @@ export interface ReactorDefinition<E = unknown> {
   readonly kind: 'reactor';
   readonly name: string;
   readonly entityTypes: readonly string[];
+  /** The definitions of those types: their `upcast` brings older events to the shape `handle` takes. */
+  readonly entities: readonly EntityDefinition[];
   handle(event: E, meta: EventMeta, ctx: ReactorContext): Promise<void> | void;
   readonly onError: OnError;
   readonly retry: RetryPolicy;
@@ -175,6 +179,7 @@ function checkCommon(config: ReadSideConfig<readonly EntityDefinition[]> & { han
   return {
     name: config.name,
     entityTypes: Object.freeze([...new Set(entities.map((e) => e.type))]),
+    entities: Object.freeze([...entities]),
     onError,
     retry: retryPolicy(config.retry, `${what} ${config.name}`),
   };

@@ -3,9 +3,10 @@
  * first that fails. A projection's handler is pure, so the batch becomes statements that commit
  * with the checkpoint; a reactor's handler acts on the outside world, one event after the other.
  */
-import { decodeFrozen } from '../core/json.js';
 import { assertStatements, type SqlStatement } from '../core/sql.js';
+import { eventOf } from '../core/upcast.js';
 import type { AppContext } from '../define/effect.js';
+import type { EntityDefinition } from '../define/entity.js';
 import type { EventMeta, ProjectionDefinition, ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError } from '../errors.js';
 import type { FeedEvent } from '../store/port/index.js';
@@ -31,14 +32,20 @@ export function project(definition: ProjectionDefinition, event: unknown, meta: 
   return statements;
 }
 
+/** A feed event as handlers see it, upcast by its entity definition among `entities`. */
+function readerOf(entities: readonly EntityDefinition[]): (event: FeedEvent) => unknown {
+  const byType = new Map(entities.map((definition) => [definition.type, definition]));
+  return (event) => eventOf(byType.get(event.entityType) as EntityDefinition, event, event.streamId);
+}
+
 export function applyProjection(definition: ProjectionDefinition) {
+  const read = readerOf(definition.entities);
   return async (events: readonly FeedEvent[]): Promise<BatchOutcome> => {
     const statements: SqlStatement[] = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as FeedEvent;
       try {
-        for (const statement of project(definition, decodeFrozen(event.data), metaOf(event)))
-          statements.push(statement);
+        for (const statement of project(definition, read(event), metaOf(event))) statements.push(statement);
       } catch (failure) {
         return { statements, done: i, failure };
       }
@@ -48,11 +55,12 @@ export function applyProjection(definition: ProjectionDefinition) {
 }
 
 export function applyReactor(definition: ReactorDefinition, context: AppContext) {
+  const read = readerOf(definition.entities);
   return async (events: readonly FeedEvent[], attempt: number): Promise<BatchOutcome> => {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as FeedEvent;
       try {
-        await definition.handle(decodeFrozen(event.data), metaOf(event), {
+        await definition.handle(read(event), metaOf(event), {
           context,
           idempotencyKey: `${event.streamId}:${event.version}`,
           attempt: i === 0 ? attempt : 1,

@@ -3,9 +3,11 @@
  * then each new one as it commits (here or in another process). The log is pulled a page at a
  * time, so a slow consumer holds at most one page.
  */
-import { fold, type Loaded, startOf } from '../core/fold.js';
-import { decodeFrozen } from '../core/json.js';
+import { applyEvent } from '../core/decide.js';
+import { type Loaded, startOf } from '../core/fold.js';
+import { eventOf } from '../core/upcast.js';
 import type { EntityDefinition } from '../define/entity.js';
+import { logRequestOf } from '../runtime/activation.js';
 import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { StoredEvent } from '../store/port/index.js';
 import type { FeedSignal } from './feed-signal.js';
@@ -42,11 +44,12 @@ export async function* follow<S, E>(
   while (!abort.aborted) {
     const page = await read(loaded.version + 1);
     for (const stored of page) {
-      loaded = fold(definition, loaded, [stored]);
+      const event = eventOf(definition, stored, id) as E;
+      loaded = { state: applyEvent(definition, loaded.state, event), version: stored.version };
       if (stored.version < from) continue;
       yield {
         version: stored.version,
-        event: decodeFrozen<E>(stored.data),
+        event,
         state: loaded.state,
         recordedAt: new Date(stored.recordedAt),
         position: stored.position,
@@ -65,8 +68,7 @@ async function stateBefore<S>(
   from: number,
 ): Promise<Loaded<S>> {
   if (from === 1) return startOf(definition, undefined);
-  const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
-  const [start] = await store.readLogs([request], 0);
+  const [start] = await store.readLogs([logRequestOf(definition, id)], 0);
   const snapshot = start?.snapshot && start.snapshot.version < from ? start.snapshot : undefined;
   return startOf(definition, snapshot);
 }

@@ -2,8 +2,8 @@
  * Subscribing across entities: every committed event of some entity types, in feed order, from a
  * position kept by the caller (exclusive), then live. Pulled a page at a time.
  */
-import { decodeFrozen } from '../core/json.js';
-import type { EntityRef } from '../define/entity.js';
+import { eventOf } from '../core/upcast.js';
+import type { EntityDefinition, EntityRef } from '../define/entity.js';
 import { FEED_PAGE, type FeedDeps } from './follow.js';
 
 /** One event of a subscription. */
@@ -17,10 +17,12 @@ export interface SubscribedEvent<E> {
 
 export async function* subscribe<E>(
   { store, signal }: FeedDeps,
-  entityTypes: readonly string[],
+  entities: readonly EntityDefinition[],
   after: string,
   abort: AbortSignal,
 ): AsyncGenerator<SubscribedEvent<E>> {
+  const byType = new Map(entities.map((definition) => [definition.type, definition]));
+  const entityTypes = [...byType.keys()];
   let position = after;
   while (!abort.aborted) {
     const page = await store.readFeed({ after: position, entityTypes, limit: FEED_PAGE });
@@ -29,7 +31,7 @@ export async function* subscribe<E>(
       yield {
         ref: { type: stored.entityType, id: stored.streamId },
         version: stored.version,
-        event: decodeFrozen<E>(stored.data),
+        event: eventOf(byType.get(stored.entityType) as EntityDefinition, stored, stored.streamId) as E,
         recordedAt: new Date(stored.recordedAt),
         position,
       };

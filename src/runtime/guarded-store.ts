@@ -9,6 +9,7 @@ import type { SqlStatement } from '../core/sql.js';
 import { isPachydermError, messageOf, SqlFailedError, StoreUnavailableError } from '../errors.js';
 import { isInlineProjectionError } from '../store/inline-projection-error.js';
 import type {
+  AnswersRead,
   AppendHints,
   AppendResult,
   AppendWatch,
@@ -23,6 +24,7 @@ import type {
   OutboxSettlement,
   PartitionClaim,
   PartitionHandOver,
+  PruneRequest,
   Store,
   StoredSnapshot,
   StreamAppend,
@@ -160,6 +162,15 @@ export class GuardedStore {
   /** Starts the store's hints of appends, on a store that `watchesAppends`. */
   watchAppends(hints: AppendHints): AppendWatch | undefined {
     return this.store.watchAppends?.(hints);
+  }
+
+  readAnswers(requests: readonly AnswersRead[], since: number) {
+    return this.#call(() => this.store.readAnswers(requests, Math.floor(since)));
+  }
+
+  prune({ messageIdsBefore, keysBefore, limit }: PruneRequest) {
+    const request = { messageIdsBefore: Math.floor(messageIdsBefore), keysBefore: Math.floor(keysBefore), limit };
+    return this.#call(() => this.store.prune(request));
   }
 
   readLogs(requests: readonly LogRequest[], limit: number) {

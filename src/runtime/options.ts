@@ -8,6 +8,7 @@ import { defaultLogger, type Logger } from '../logger.js';
 import { type RetryPolicy, retryPolicy } from '../outbox/retry-policy.js';
 import type { Store } from '../store/port/index.js';
 import { Registered } from './registrations.js';
+import { type RetentionOptions, resolveRetention } from './retention.js';
 
 /**
  * The `context` option: required, of the declared type, once `Register` declares a context;
@@ -82,6 +83,14 @@ export interface SystemOptions extends ContextOption {
    * HTTP. Without it, every call runs in this process (still correct with other processes).
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * How long the log remembers the answers of idempotent calls (24 hours) and the ids of the
+   * messages it handled (30 days); older ones are pruned in the background.
+   *
+   * @example
+   * retention: { idempotencyKeysMs: 7 * 24 * 3600_000, handledMessageIdsMs: 30 * 24 * 3600_000 }
+   */
+  readonly retention?: RetentionOptions;
 }
 
 /** The options with defaults filled in and checked. */
@@ -109,6 +118,7 @@ export function resolveOptions(options: SystemOptions) {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? defaultLogger,
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
+    retention: resolveRetention(options.retention),
   };
 }
 

@@ -34,6 +34,11 @@ export class Registered implements Registrations {
     return [...this.#entities.keys()];
   }
 
+  /** Every entity definition served, in the order given. */
+  entities(): EntityDefinition[] {
+    return [...this.#entities.values()];
+  }
+
   hasEntity(type: string): boolean {
     return this.#entities.has(type);
   }

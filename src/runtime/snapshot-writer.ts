@@ -1,5 +1,6 @@
 import type { Loaded } from '../core/fold.js';
 import { encodeJsonExact } from '../core/json.js';
+import { snapshotSchemaOf } from '../core/upcast.js';
 import type { EntityDefinition, EntityRef } from '../define/entity.js';
 import type { Logger } from '../logger.js';
 import type { GuardedStore } from './guarded-store.js';
@@ -33,7 +34,7 @@ export class SnapshotWriter {
       });
       return;
     }
-    const snapshot = { schemaVersion: definition.snapshotVersion, version: committed.version, state };
+    const snapshot = { schemaVersion: snapshotSchemaOf(definition), version: committed.version, state };
     const writing = this.store
       .writeSnapshot(ref.id, definition.type, snapshot)
       .catch((error) => this.logger.warn('snapshot not written', { entityType: ref.type, entityId: ref.id, error }))

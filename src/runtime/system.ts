@@ -5,9 +5,10 @@
 
 import type { ClusterStats, ClusterView } from '../cluster/cluster.js';
 import type { Loaded } from '../core/fold.js';
-import { assertValidId } from '../core/id.js';
-import { assertJsonSafe, decodeFrozen } from '../core/json.js';
+import { assertValidId, assertValidKey } from '../core/id.js';
+import { assertJsonSafe } from '../core/json.js';
 import { isSqlStatement, type SqlStatement } from '../core/sql.js';
+import { eventOf } from '../core/upcast.js';
 import type { EntityDefinition, EntityRef } from '../define/entity.js';
 import type { ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError, InvalidIdError, SystemClosedError } from '../errors.js';
@@ -31,6 +32,17 @@ export type { FollowedEvent } from '../read/follow.js';
 export type { ProjectionHandle } from '../read/read-side.js';
 export type { SubscribedEvent } from '../read/subscribe.js';
 export type { SystemOptions } from './options.js';
+export type { RetentionOptions } from './retention.js';
+
+/** Options of one `system.call`. */
+export interface CallOptions {
+  /**
+   * Makes the call idempotent: a string of 1 to 255 UTF-8 bytes naming this request (a client's
+   * request id). Its answer is recorded under the key, per entity, in the commit of the call's
+   * events (a rejection or a call without events records the answer alone).
+   */
+  readonly idempotencyKey?: string;
+}
 
 /** One recorded event of a log. */
 export interface RecordedEvent<E> {
@@ -58,9 +70,18 @@ export interface System {
   /**
    * Sends a message to an entity and answers once its events are durably committed:
    * `{ ok: true, state, version }`, or `{ ok: false, error }` when `handle` rejected it (nothing
-   * committed). Faults reject with a `PachydermError`.
+   * committed). Faults reject with a `PachydermError`. With `idempotencyKey`, the answer is
+   * recorded with the call's events, and a repeat of the key (in any process, after a restart,
+   * within `retention.idempotencyKeysMs`) gets that answer without `handle` being called.
+   *
+   * @example
+   * const r = await system.call(account, { type: 'Deposit', amount: 5 }, { idempotencyKey: 'req-81f3' });
    */
-  call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>>;
+  call<M, S, E, R>(
+    ref: EntityRef<string, M, S, E, R>,
+    message: NoInfer<M>,
+    options?: CallOptions,
+  ): Promise<CallResult<S, R>>;
   /**
    * The latest committed state in the store, including events other processes appended. With `at`,
    * the state as of that version (time travel), folded from the latest usable snapshot at or before
@@ -166,6 +187,7 @@ class RunningSystem implements System {
     if (background) {
       parts.deliverer.start();
       parts.readSide.start();
+      parts.pruner.start();
     }
     const { store, config, workers, readSide } = parts;
     this.#unobserve = parts.telemetry.observe({
@@ -181,11 +203,24 @@ class RunningSystem implements System {
     });
   }
 
-  async call<M, S, E, R>(ref: EntityRef<string, M, S, E, R>, message: NoInfer<M>): Promise<CallResult<S, R>> {
+  async call<M, S, E, R>(
+    ref: EntityRef<string, M, S, E, R>,
+    message: NoInfer<M>,
+    options?: CallOptions,
+  ): Promise<CallResult<S, R>> {
     const definition = this.#resolve(ref);
+    const key = options?.idempotencyKey;
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new ConfigurationError('call: options must be an object { idempotencyKey }');
+    }
+    if (key !== undefined) assertValidKey(key);
     assertJsonSafe(message, `The message to ${definition.type}`);
-    if (!this.parts.cluster) return this.parts.here(definition, ref.id, message) as Promise<CallResult<S, R>>;
-    return this.parts.route({ type: definition.type, id: ref.id, message }) as Promise<CallResult<S, R>>;
+    if (!this.parts.cluster) {
+      const keyed = key === undefined ? undefined : { key };
+      return this.parts.here(definition, ref.id, message, undefined, undefined, keyed) as Promise<CallResult<S, R>>;
+    }
+    const call = { type: definition.type, id: ref.id, message };
+    return this.parts.route(key === undefined ? call : { ...call, idempotencyKey: key }) as Promise<CallResult<S, R>>;
   }
 
   async read<S>(
@@ -207,11 +242,10 @@ class RunningSystem implements System {
     options: { from?: number } = {},
   ): AsyncIterable<RecordedEvent<E>> {
     const { readPage } = this.parts;
-    const open = () => this.#open();
+    const resolve = () => this.#resolve(ref);
     return {
       async *[Symbol.asyncIterator]() {
-        open();
-        assertValidId(ref?.id);
+        const definition = resolve();
         let next = options.from ?? 1;
         if (!Number.isInteger(next) || next < 1) throw new ConfigurationError('events: from must be an integer >= 1');
         for (;;) {
@@ -219,7 +253,7 @@ class RunningSystem implements System {
           for (const stored of page) {
             yield {
               version: stored.version,
-              event: decodeFrozen<E>(stored.data),
+              event: eventOf(definition, stored, ref.id) as E,
               recordedAt: new Date(stored.recordedAt),
             };
             next = stored.version + 1;
@@ -251,9 +285,9 @@ class RunningSystem implements System {
       throw new ConfigurationError('subscribe: entities must be a list of defineEntity(...)');
     }
     if (typeof after !== 'string') throw new ConfigurationError('subscribe: after must be a position (a string)');
-    const types = entities ? entities.map((e) => e.type) : this.parts.config.registered.entityTypes();
+    const definitions = entities ?? this.parts.config.registered.entities();
     const abort = eitherSignal(options.signal, this.parts.closing.signal);
-    const feed = () => subscribe<never>(this.#feedDeps(), types, after, abort);
+    const feed = () => subscribe<never>(this.#feedDeps(), definitions, after, abort);
     return { [Symbol.asyncIterator]: () => feed()[Symbol.asyncIterator]() };
   }
 
@@ -318,7 +352,7 @@ class RunningSystem implements System {
       // Peers stop forwarding here and take over this node's partitions; calls they already sent finish.
       await cluster?.drain();
       workers.stop();
-      await Promise.all([deliverer.stop(), readSide.stop()]);
+      await Promise.all([deliverer.stop(), readSide.stop(), this.parts.pruner.stop()]);
       await Promise.all(workers.all().map((worker) => worker.whenIdle()));
       await cluster?.close();
       await Promise.all(workers.all().map((worker) => worker.whenIdle()));

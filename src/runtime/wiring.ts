@@ -6,23 +6,33 @@ import { randomUUID } from 'node:crypto';
 import { Cluster } from '../cluster/cluster.js';
 import type { ForwardedCall } from '../cluster/protocol.js';
 import type { Loaded } from '../core/fold.js';
-import { assertValidId } from '../core/id.js';
+import { assertValidId, assertValidKey } from '../core/id.js';
+import { decodeFrozen } from '../core/json.js';
 import { partitionOf } from '../core/partitions.js';
 import type { EntityDefinition } from '../define/entity.js';
 import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
-import type { LogRequest, LogStart, StoredEvent, StreamAppend, StreamRead } from '../store/port/index.js';
+import type {
+  AnswersRead,
+  KeyedAnswer,
+  LogRequest,
+  LogStart,
+  StoredEvent,
+  StreamAppend,
+  StreamRead,
+} from '../store/port/index.js';
 import { CommitPhases } from '../telemetry/commit-phases.js';
 import { type CallOrigin, type CallOutcome, Telemetry } from '../telemetry/telemetry.js';
-import { activate, catchUp, loadAt, PAGE_SIZE, type ReadPage } from './activation.js';
+import { activate, catchUp, loadAt, logRequestOf, PAGE_SIZE, type ReadPage } from './activation.js';
 import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
 import { FreshCopies } from './fresh-copies.js';
 import { type CommitOutcome, GuardedStore } from './guarded-store.js';
 import type { Config } from './options.js';
+import { liveSince, Pruner } from './retention.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { type Delivery, EntityWorker, type MessageAnswer, type WorkerRuntime } from './worker.js';
+import { type Delivery, EntityWorker, type KeyedCall, type MessageAnswer, type WorkerRuntime } from './worker.js';
 import { WorkerCache } from './worker-cache.js';
 
 export interface Wiring {
@@ -38,7 +48,16 @@ export interface Wiring {
   /** Runs a call where it belongs: on its owner in a cluster, else here. */
   route(call: ForwardedCall): Promise<MessageAnswer>;
   /** Runs a checked call on this process's worker (no cluster). */
-  here(definition: EntityDefinition, id: string, message: unknown): Promise<MessageAnswer>;
+  here(
+    definition: EntityDefinition,
+    id: string,
+    message: unknown,
+    delivery?: Delivery,
+    origin?: CallOrigin,
+    keyed?: KeyedCall,
+  ): Promise<MessageAnswer>;
+  /** Forgets expired idempotency keys and message ids, in the background. */
+  readonly pruner: Pruner;
   /** Wakes feeds and read-side runners at the commits of this system. */
   readonly commits: FeedSignal;
   /** Aborted when the system closes: every feed ends. */
@@ -125,16 +144,36 @@ export function wire(config: Config): Wiring {
     undefined,
     store.inFlight,
   );
+  // Lookups of keyed answers of many entities in one read.
+  const keysSince = () => liveSince(clock.now(), config.retention.idempotencyKeysMs);
+  const answers = new Batcher<AnswersRead, readonly KeyedAnswer[]>(
+    (requests) => store.readAnswers(requests, keysSince()),
+    config.maxBatch,
+    undefined,
+    store.inFlight,
+  );
   const submit = (append: StreamAppend) => committer.submit(append);
   const readPage: ReadPage = (streamId, fromVersion) => reader.submit({ streamId, fromVersion });
   async function load<S>(definition: EntityDefinition<string, S>, id: string, start?: Loaded<S>) {
     if (start) return catchUp(definition, id, start, readPage);
-    const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
-    return activate(definition, id, await opener.submit(request), readPage);
+    return activate(definition, id, await opener.submit(logRequestOf(definition, id)), readPage);
   }
   async function readAt<S>(definition: EntityDefinition<string, S>, id: string, at: number) {
-    const request = { streamId: id, entityType: definition.type, schemaVersion: definition.snapshotVersion };
-    return loadAt(definition, id, at, await opener.submit(request), readPage);
+    return loadAt(definition, id, at, await opener.submit(logRequestOf(definition, id)), readPage);
+  }
+  /** A repeat's answer: the rejection, or the state at the answer's version and the position of its event. */
+  async function repeat(
+    definition: EntityDefinition,
+    id: string,
+    answer: KeyedAnswer,
+    loaded?: Loaded<unknown>,
+  ): Promise<MessageAnswer> {
+    if (answer.rejection !== undefined) return { ok: false, error: decodeFrozen(answer.rejection) };
+    const [at, events] = await Promise.all([
+      loaded?.version === answer.version ? loaded : readAt(definition, id, answer.version),
+      answer.wrote ? store.readStreams([{ streamId: id, fromVersion: answer.version }], 1) : undefined,
+    ]);
+    return { ok: true, state: at.state, version: answer.version, position: events?.[0]?.[0]?.position ?? '' };
   }
 
   const effects = new AtMostOnceEffects(
@@ -167,6 +206,12 @@ export function wire(config: Config): Wiring {
     changeToken: () => store.changeToken(),
     load,
     append: (append, traces) => phases.commit(append, traces, submit),
+    async answered(id, keys) {
+      const found = await answers.submit({ streamId: id, keys });
+      return new Map(found.map((answer) => [answer.key, answer]));
+    },
+    repeat,
+    keysSince,
     backoff: conflictBackoff,
     committed(worker, plan, previousVersion, committed, position) {
       commitCount++;
@@ -218,11 +263,13 @@ export function wire(config: Config): Wiring {
 
   /** A call on this node's worker for the entity. */
   const local = (call: ForwardedCall, fromPeer = false): Promise<MessageAnswer> => {
-    const { type, id, message, messageId, lane } = call;
+    const { type, id, message, messageId, lane, idempotencyKey } = call;
     assertValidId(id);
+    if (idempotencyKey !== undefined) assertValidKey(idempotencyKey);
     const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
     const origin = { parent: call.trace, sender: call.sender, delivered: delivery !== undefined, forwarded: fromPeer };
-    return here(registered.requireEntity(type), id, message, delivery, origin);
+    const keyed = idempotencyKey === undefined ? undefined : { key: idempotencyKey };
+    return here(registered.requireEntity(type), id, message, delivery, origin, keyed);
   };
   // A call's span is under the `traceparent` it carries (a delivery's, a peer's), else the caller's context.
   function here(
@@ -231,11 +278,12 @@ export function wire(config: Config): Wiring {
     message: unknown,
     delivery?: Delivery,
     origin: CallOrigin = CALLED_HERE,
+    keyed?: KeyedCall,
   ): Promise<MessageAnswer> {
     const worker = workers.get(definition, id);
     const span = telemetry.startCall(definition.type, id, origin);
-    if (!span) return worker.call(message, delivery);
-    return worker.call(message, delivery, span.trace).then(
+    if (!span) return worker.call(message, delivery, undefined, keyed);
+    return worker.call(message, delivery, span.trace, keyed).then(
       (answer) => {
         span.end(outcomeOf(answer), 'version' in answer ? answer.version : undefined);
         return answer;
@@ -264,6 +312,7 @@ export function wire(config: Config): Wiring {
       freshCopies,
     });
   const route = (call: ForwardedCall) => (cluster ? cluster.route(call) : local(call));
+  const pruner = new Pruner(store, clock, logger, config.retention);
 
   return {
     config,
@@ -276,6 +325,7 @@ export function wire(config: Config): Wiring {
     cluster,
     route,
     here,
+    pruner,
     commits,
     closing,
     load,

@@ -4,7 +4,7 @@ import { type BatchAnswer, type BatchInput, decideBatch } from '../core/decide-b
 import type { Loaded } from '../core/fold.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
-import type { StreamAppend } from '../store/port/index.js';
+import type { KeyedAnswer, StreamAppend } from '../store/port/index.js';
 import { Attribute, type CallTrace, SpanName } from '../telemetry/telemetry.js';
 import type { CommitOutcome } from './guarded-store.js';
 
@@ -33,6 +33,11 @@ export interface Delivery {
   readonly lane?: string;
 }
 
+/** A call with `{ idempotencyKey }`: its answer is recorded under the key, and a repeat gets that answer. */
+export interface KeyedCall {
+  readonly key: string;
+}
+
 /** Whether hints of appends (see `FreshCopies`) may have been missed since a mark was taken. */
 export interface HintMarks {
   mark(): number;
@@ -59,6 +64,17 @@ export interface WorkerRuntime {
   append(append: StreamAppend, traces: readonly CallTrace[]): Promise<CommitOutcome>;
   /** At most this many waiting messages are decided and committed together. */
   readonly maxBatch: number;
+  /** The live answers recorded under these keys of the log `id`, by key. */
+  answered(id: string, keys: readonly string[]): Promise<ReadonlyMap<string, KeyedAnswer>>;
+  /** What a repeat of a keyed call answers: the recorded answer, with the state at its version. */
+  repeat(
+    definition: EntityDefinition,
+    id: string,
+    answer: KeyedAnswer,
+    loaded?: Loaded<unknown>,
+  ): Promise<MessageAnswer>;
+  /** Answers recorded before this time have expired (the retention of idempotency keys). */
+  keysSince(): number;
   /** Waits before deciding again after the `attempt`-th lost conflict (0: not at all). */
   backoff(attempt: number): Promise<void>;
   now(): number;
@@ -75,6 +91,8 @@ export interface WorkerRuntime {
 interface Pending {
   readonly message: unknown;
   readonly delivery: Delivery | undefined;
+  /** An idempotent call's key. */
+  readonly key: string | undefined;
   /** The call's span when tracing is on. */
   readonly trace: CallTrace | undefined;
   /** Replaced to answer a repeat of this delivery too (see `#takeBatch`). */
@@ -153,13 +171,14 @@ export class EntityWorker {
 
   /**
    * Queues a message; a delivered one (`delivery`) that the log already handled is not handled
-   * again. Messages queued in one turn of the event loop are decided together. `trace` is the
+   * again, nor a keyed call (`keyed`) whose key the log has a live answer under: that answer is
+   * given. Messages queued in one turn of the event loop are decided together. `trace` is the
    * call's span, when tracing is on: the batch's phases are recorded on it.
    */
-  call(message: unknown, delivery?: Delivery, trace?: CallTrace): Promise<MessageAnswer> {
+  call(message: unknown, delivery?: Delivery, trace?: CallTrace, keyed?: KeyedCall): Promise<MessageAnswer> {
     this.#lastUsed = this.runtime.now();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, delivery, trace, resolve, reject });
+      this.#queue.push({ message, delivery, key: keyed?.key, trace, resolve, reject });
       if (!this.#running) {
         this.#running = true;
         queueMicrotask(() => void this.#drain());
@@ -192,16 +211,17 @@ export class EntityWorker {
 
   /**
    * The messages waiting, up to the batch limit, calls and delivered messages alike (the ids of
-   * the delivered ones are recorded with the batch's events). A message id already in the batch
-   * (a row delivered again while its first delivery waits) gets the first one's answer, whatever it
-   * is: handled, deferred or failed, so neither deliverer takes it for done before it is.
+   * the delivered ones are recorded with the batch's events). A message id or idempotency key
+   * already in the batch (a row delivered again while its first delivery waits, a call repeated
+   * before the first answered) gets the first one's answer, whatever it is: handled, deferred or
+   * failed, so neither caller takes it for done before it is.
    */
   #takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let byId: Map<string, Pending> | undefined;
     while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
       const next = this.#queue[this.#head++] as Pending;
-      const id = next.delivery?.messageId;
+      const id = next.delivery ? `m:${next.delivery.messageId}` : next.key === undefined ? undefined : `k:${next.key}`;
       if (id !== undefined) {
         byId ??= new Map();
         const first = byId.get(id);
@@ -253,7 +273,9 @@ export class EntityWorker {
    */
   async #handle(taken: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
-    let batch = taken;
+    // Keyed calls the log has answered get that answer, and are not decided again.
+    let batch = taken.some((pending) => pending.key !== undefined) ? await this.#repeats(taken) : taken;
+    if (batch.length === 0) return;
     // True while `current` was read after the batch's messages arrived.
     let fresh = this.#loaded === undefined;
     let current = this.#loaded ?? (await this.#read());
@@ -272,7 +294,9 @@ export class EntityWorker {
         const ended = performance.now();
         for (const trace of traces) trace.phase(SpanName.decide, started, ended, attributes);
       }
-      if (decided.events.length === 0) {
+      // A decision without events commits nothing, unless it answers keyed calls: their answers are
+      // recorded by an append without events, checked against the version like any.
+      if (decided.events.length === 0 && decided.keyed.length === 0) {
         if (fresh || this.#unchangedSince(this.#token)) return this.#answer(batch, decided.answers, '');
         // The copy may be stale (another system appended): confirm it, or catch up and decide again.
         const latest = await this.#read(current);
@@ -285,6 +309,7 @@ export class EntityWorker {
 
       const { outbox, cancelTimers } = decided.plan;
       const messageIds = handledIds(batch, decided.answers);
+      const { keyed } = decided;
       const token = runtime.changeToken();
       const mark = runtime.hints?.mark();
       const result = await runtime.append(
@@ -292,10 +317,12 @@ export class EntityWorker {
           streamId: this.ref.id,
           expectedVersion: current.version,
           events: decided.events,
+          eventVersion: definition.eventVersion,
           entityType: this.ref.type,
           ...(outbox.length > 0 ? { outbox } : {}),
           ...(cancelTimers.length > 0 ? { cancelTimers } : {}),
           ...(messageIds.length > 0 ? { messageIds } : {}),
+          ...(keyed.length > 0 ? { idempotency: { since: runtime.keysSince(), answers: keyed } } : {}),
         },
         traces,
       );
@@ -309,15 +336,17 @@ export class EntityWorker {
       // An inline projection failed on these events: nothing of the batch committed.
       if ('projectionFailed' in result) throw result.projectionFailed;
       if ('duplicate' in result) {
-        // The log already handled some of these messages (delivered twice, or by two processes):
-        // they are skipped, and the rest decided again.
+        // The log already handled some of these messages (delivered twice, or by two processes), or
+        // answered some of these keys (a call repeated in another process): they are skipped, the
+        // keyed ones answered as recorded, and the rest decided again.
         const repeated = new Set(result.messageIds);
-        const rest = batch.filter((pending) => {
+        let rest = batch.filter((pending) => {
           const id = pending.delivery?.messageId;
           if (id === undefined || !repeated.has(id)) return true;
           pending.resolve({ ok: true, duplicate: true });
           return false;
         });
+        if (result.keys?.length) rest = await this.#repeats(rest);
         if (rest.length === 0) return;
         if (rest.length === batch.length) this.#giveUpAfter(attempt);
         batch = rest;
@@ -349,6 +378,28 @@ export class EntityWorker {
       }
     });
     this.#holdBackLanes(notHandled);
+  }
+
+  /**
+   * Answers the keyed calls of `batch` whose key the log holds a live answer under, with that
+   * answer (`handle` is not called); answers the rest, to be decided.
+   */
+  async #repeats(batch: readonly Pending[]): Promise<Pending[]> {
+    const keys = batch.flatMap((pending) => (pending.key === undefined ? [] : [pending.key]));
+    const found = await this.runtime.answered(this.ref.id, keys);
+    if (found.size === 0) return [...batch];
+    const rest: Pending[] = [];
+    const repeats: Promise<void>[] = [];
+    for (const pending of batch) {
+      const answer = pending.key === undefined ? undefined : found.get(pending.key);
+      if (!answer) rest.push(pending);
+      else {
+        const given = this.runtime.repeat(this.definition, this.ref.id, answer, this.#loaded);
+        repeats.push(given.then(pending.resolve, pending.reject));
+      }
+    }
+    await Promise.all(repeats);
+    return rest;
   }
 
   /** Reads the entity's state (all of it, or the events after `start`) and keeps it, with the token taken before. */
@@ -390,7 +441,8 @@ export class EntityWorker {
 /** What `decideBatch` takes of a waiting message. */
 function inputOf(pending: Pending): BatchInput {
   const lane = pending.delivery?.lane;
-  const input: BatchInput = lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+  let input: BatchInput = lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+  if (pending.key !== undefined) input = { ...input, key: pending.key };
   return pending.trace ? { ...input, trace: pending.trace.traceparent } : input;
 }
 

@@ -22,7 +22,10 @@ export function describeCheckpoints({ describe, it, openNew, makePlace, open }: 
   const positionsOf = async (store: Store, count: number): Promise<string[]> => {
     const events = Array.from({ length: count }, (_, i) => String(i));
     const streamId = randomUUID();
-    await store.commit({ appends: [{ streamId, expectedVersion: 0, events, entityType: 'Source' }], recordedAt: 0 });
+    await store.commit({
+      appends: [{ streamId, expectedVersion: 0, events, entityType: 'Source', eventVersion: 1 }],
+      recordedAt: 0,
+    });
     return ((await store.readStreams([{ streamId, fromVersion: 1 }], count))[0] ?? []).map((e) => e.position);
   };
   const move = (

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import { describeCheckpoints } from './contract-checkpoints.js';
+import { describeEvolution } from './contract-evolution.js';
 import { describeFeed } from './contract-feed.js';
 import { describeMembership } from './contract-membership.js';
 import type {
@@ -79,7 +80,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
     const outcomes = (results: readonly AppendResult[]) =>
       results.map((r) => (r.ok ? { ok: r.ok, version: r.version } : r));
     const append = (streamId: string, expectedVersion: number, events: string[], extra: Partial<StreamAppend> = {}) =>
-      ({ streamId, expectedVersion, events, entityType: 'Source', ...extra }) satisfies StreamAppend;
+      ({ streamId, expectedVersion, events, entityType: 'Source', eventVersion: 1, ...extra }) satisfies StreamAppend;
 
     describe('event log', () => {
       it('reads no events from a log never written', async () => {
@@ -95,7 +96,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
         assert.deepEqual(outcomes(results), [{ ok: true, version: 3 }]);
         assert.deepEqual(
           plain(await read(store, id)),
-          events.map((data, i) => ({ version: i + 1, data, recordedAt: 1_700_000_000_123 })),
+          events.map((data, i) => ({ version: i + 1, data, eventVersion: 1, recordedAt: 1_700_000_000_123 })),
         );
         assert.deepEqual(outcomes(await store.commit({ appends: [append(id, 3, ['4'])], recordedAt: 5 })), [
           { ok: true, version: 4 },
@@ -161,7 +162,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           ],
           2,
         );
-        const at = (version: number) => ({ version, data: String(version), recordedAt: 9 });
+        const at = (version: number) => ({ version, data: String(version), eventVersion: 1, recordedAt: 9 });
         assert.deepEqual(pages.map(plain), [[at(2), at(3)], [], [], [at(1), at(2)]]);
       });
 
@@ -198,7 +199,9 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           await store.commit({ appends: [append(id, 0, [String(i)])], recordedAt: 0 });
         }
         for (const [i, id] of ids.entries()) {
-          assert.deepEqual(plain(await read(store, id)), [{ version: 1, data: String(i), recordedAt: 0 }]);
+          assert.deepEqual(plain(await read(store, id)), [
+            { version: 1, data: String(i), eventVersion: 1, recordedAt: 0 },
+          ]);
         }
       });
 
@@ -299,7 +302,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
           ],
           3,
         );
-        const at = (version: number) => ({ version, data: String(version), recordedAt: 7 });
+        const at = (version: number) => ({ version, data: String(version), eventVersion: 1, recordedAt: 7 });
         assert.deepEqual(
           starts.map((start) => ({ ...start, events: plain(start.events) })),
           [
@@ -313,6 +316,7 @@ export function describeStoreContract(...args: [MakeStore, TestRunner?] | [strin
     });
 
     describeFeed({ describe, it, openNew, append });
+    describeEvolution({ describe, it, openNew, append });
     describeCheckpoints({ describe, it, openNew, makePlace, open });
     describeMembership({ describe, it, makePlace, open });
 

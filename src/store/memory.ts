@@ -6,6 +6,7 @@ import type {
   AppendResult,
   Checkpoint,
   FeedEvent,
+  KeyedAnswer,
   OutboxRecord,
   SkippedEvent,
   Store,
@@ -40,7 +41,10 @@ interface CheckpointRow {
  */
 export function memoryStore(): Store {
   const logs = new Map<string, StoredEvent[]>();
-  const processed = new Map<string, Set<string>>();
+  /** Per log, the ids of the messages it handled, with when. */
+  const processed = new Map<string, Map<string, number>>();
+  /** Per log, the answers of idempotent calls by key, with when. */
+  const answers = new Map<string, Map<string, { answer: KeyedAnswer; recordedAt: number }>>();
   const snapshots = new Map<string, StoredSnapshot>();
   const outbox = new Map<string, Row>();
   let nextOutboxId = 1;
@@ -65,9 +69,23 @@ export function memoryStore(): Store {
     const handled = processed.get(append.streamId);
     const repeated = handled ? (append.messageIds ?? []).filter((id) => handled.has(id)) : [];
     if (repeated.length > 0) return { ok: false, duplicate: true, messageIds: repeated };
+    const keyed = append.idempotency;
+    const answered = answers.get(append.streamId);
+    if (keyed && answered) {
+      const keys = keyed.answers
+        .map(({ key }) => key)
+        .filter((key) => (answered.get(key)?.recordedAt ?? Number.NEGATIVE_INFINITY) >= keyed.since);
+      if (keys.length > 0) return { ok: false, duplicate: true, messageIds: [], keys };
+    }
 
     for (const data of append.events) {
-      const event = { version: log.length + 1, data, recordedAt, position: positionOf(feed.length + 1) };
+      const event = {
+        version: log.length + 1,
+        data,
+        eventVersion: append.eventVersion,
+        recordedAt,
+        position: positionOf(feed.length + 1),
+      };
       log.push(event);
       feed.push(event);
       feedStreams.push(append.streamId);
@@ -75,9 +93,14 @@ export function memoryStore(): Store {
     }
     logs.set(append.streamId, log);
     if (append.messageIds?.length) {
-      const ids = handled ?? new Set<string>();
-      for (const id of append.messageIds) ids.add(id);
+      const ids = handled ?? new Map<string, number>();
+      for (const id of append.messageIds) ids.set(id, recordedAt);
       processed.set(append.streamId, ids);
+    }
+    if (keyed?.answers.length) {
+      const byKey = answered ?? new Map();
+      for (const answer of keyed.answers) byKey.set(answer.key, { answer: { ...answer }, recordedAt });
+      answers.set(append.streamId, byKey);
     }
     for (const { targetId, key } of append.cancelTimers ?? []) {
       for (const [id, row] of outbox) {
@@ -107,7 +130,28 @@ export function memoryStore(): Store {
       enterLane(row);
       if (!row.held) ready.add(row);
     }
-    return { ok: true, version: log.length, position: (log[log.length - 1] as StoredEvent).position };
+    const position = append.events.length === 0 ? '' : (log[log.length - 1] as StoredEvent).position;
+    return { ok: true, version: log.length, position };
+  }
+
+  /** Forgets up to `limit` entries recorded before `before` from per-log maps; answers how many. */
+  function forget<V>(
+    maps: Map<string, Map<string, V>>,
+    recordedAt: (value: V) => number,
+    before: number,
+    limit: number,
+  ): number {
+    let count = 0;
+    for (const [streamId, entries] of maps) {
+      for (const [key, value] of entries) {
+        if (count === limit) return count;
+        if (recordedAt(value) >= before) continue;
+        entries.delete(key);
+        count++;
+      }
+      if (entries.size === 0) maps.delete(streamId);
+    }
+    return count;
   }
 
   /** The checkpoint if `owner` holds its lease at `now`. */
@@ -239,6 +283,25 @@ export function memoryStore(): Store {
         const events = readFrom(streamId, (snapshot?.version ?? 0) + 1, limit);
         return snapshot ? { snapshot, events } : { events };
       });
+    },
+
+    async readAnswers(requests, since) {
+      return requests.map(({ streamId, keys }) => {
+        const byKey = answers.get(streamId);
+        const found: KeyedAnswer[] = [];
+        for (const key of keys) {
+          const stored = byKey?.get(key);
+          if (stored && stored.recordedAt >= since) found.push({ ...stored.answer });
+        }
+        return found;
+      });
+    },
+
+    async prune({ messageIdsBefore, keysBefore, limit }) {
+      return {
+        messageIds: forget(processed, (at) => at, messageIdsBefore, limit),
+        keys: forget(answers, (stored) => stored.recordedAt, keysBefore, limit),
+      };
     },
 
     async writeSnapshot(streamId, entityType, snapshot) {

@@ -37,6 +37,11 @@ function worker(): EntityWorker {
     backoff: async () => {},
     now: () => 0,
     committed: () => {},
+    answered: async () => new Map(),
+    repeat: async () => {
+      throw new Error('no keyed calls here');
+    },
+    keysSince: () => 0,
   };
   return new EntityWorker(Target as never, 't1', runtime);
 }

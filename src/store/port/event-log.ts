@@ -5,6 +5,7 @@
  */
 import type { SqlStatement } from '../../core/sql.js';
 import type { OutboxWrite, TimerKey } from './outbox.js';
+import type { IdempotencyWrite } from './retention.js';
 import type { StoredSnapshot } from './snapshots.js';
 
 /** One entity's part of a commit: its new events, checked against the version the writer saw. */
@@ -13,8 +14,14 @@ export interface StreamAppend {
   readonly streamId: string;
   /** The log's version the decision was made on; the append is refused unless it still is. */
   readonly expectedVersion: number;
-  /** The events, as JSON text, to be stored at versions `expectedVersion + 1 ...`. At least one. */
+  /**
+   * The events, as JSON text, to be stored at versions `expectedVersion + 1 ...`. At least one,
+   * unless the append only records `idempotency` answers (keyed calls that recorded no events): the
+   * version check applies all the same.
+   */
   readonly events: readonly string[];
+  /** The `eventVersion` of the definition that decided: stored with each of the events. */
+  readonly eventVersion: number;
   /** The entity type that decided: recorded on outbox rows, so effects know their `ref`. */
   readonly entityType: string;
   /** Outbox rows (at-least-once effects, messages, timers) that commit with these events or not at all. */
@@ -30,6 +37,12 @@ export interface StreamAppend {
    * as a duplicate, naming those ids in the append's order, so a message is handled once.
    */
   readonly messageIds?: readonly string[];
+  /**
+   * The answers of the idempotent calls these events (or this append alone) answer, recorded in the
+   * same transaction under their keys. An append whose log holds an answer under any of the keys,
+   * recorded at or after `since`, is refused as a duplicate naming those keys, in the append's order.
+   */
+  readonly idempotency?: IdempotencyWrite;
 }
 
 /** Where an event just written landed: what an inline projection's statements are made from. */
@@ -55,17 +68,26 @@ export interface CommitRequest {
 
 /**
  * The outcome of one append: on success, the log's new version and the position of its last
- * event. A conflict fails its own entity only: the other appends of the batch commit.
+ * event (`''` for an append without events). A conflict fails its own entity only: the other appends of the batch commit.
  */
 export type AppendResult =
   | { readonly ok: true; readonly version: number; readonly position: string }
   | { readonly ok: false; readonly conflict: { readonly expectedVersion: number; readonly actualVersion: number } }
-  | { readonly ok: false; readonly duplicate: true; readonly messageIds: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly duplicate: true;
+      /** The message ids the log already handled. */
+      readonly messageIds: readonly string[];
+      /** The keys the log already answered (present when any). */
+      readonly keys?: readonly string[];
+    };
 
 /** An event as stored. */
 export interface StoredEvent {
   readonly version: number;
   readonly data: string;
+  /** The `eventVersion` it was written under (1 for events written before versions were stored). */
+  readonly eventVersion: number;
   readonly recordedAt: number;
   /** Where the event is in the feed (see port/feed.ts). */
   readonly position: string;

@@ -1,6 +1,6 @@
 /**
- * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in seven
- * parts, and an optional eighth for stores on a SQL database. Types only. A store is done when
+ * The storage port: the one interface every store implements (memory, SQLite, PostgreSQL), in eight
+ * parts, and an optional ninth for stores on a SQL database. Types only. A store is done when
  * `describeStoreContract` (pachyderm/store) passes for it.
  * Every method may reject with an error from the driver; the runtime reports it as
  * `STORE_UNAVAILABLE`.
@@ -11,6 +11,7 @@ import type { Feed } from './feed.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
+import type { Retention } from './retention.js';
 import type { Snapshots } from './snapshots.js';
 
 export type {
@@ -57,9 +58,17 @@ export type {
   OutboxWrite,
   TimerKey,
 } from './outbox.js';
+export type {
+  AnswersRead,
+  IdempotencyWrite,
+  KeyedAnswer,
+  Pruned,
+  PruneRequest,
+  Retention,
+} from './retention.js';
 export type { Snapshots, StoredSnapshot } from './snapshots.js';
 
-export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, Membership, Lifecycle {
+export interface Store extends EventLog, Feed, Snapshots, Outbox, Checkpoints, Membership, Retention, Lifecycle {
   /** A short name for messages and logs: `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
   /** Present on a store on a SQL database: SQL projections (inline or async) and `system.query` need it. */

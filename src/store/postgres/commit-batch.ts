@@ -4,23 +4,28 @@ import { positionSql } from './positions.js';
 
 /**
  * The `commit_batch` function: a whole group commit in one round trip. Each append checks its
- * expected version (and message ids) on its stream's row, then writes its events (with the entity
- * type and the transaction's id, for the feed), its processed message ids, deletes the timers it
- * cancels and inserts its outbox rows, or writes nothing. It answers the position of the last event
- * an append wrote (of every event, for inline projections). Callers pass appends sorted by stream id, so concurrent batches lock rows in one order.
+ * expected version (and message ids) on its stream's row, then, holding that row's lock, that its log
+ * holds no live answer under its idempotency keys; then writes its events (with the entity type, the
+ * `eventVersion` and the transaction's id, for the feed), its processed message ids and keyed
+ * answers, deletes the timers it cancels and inserts its outbox rows, or writes nothing. An append
+ * without events (keyed answers alone) takes the same lock and check. It answers the position of the
+ * last event an append wrote (of every event, for inline projections). Callers pass appends sorted
+ * by stream id, so concurrent batches lock rows in one order.
  * It also notifies the schema's appends channel of each append written, `[id, version]` pairs as
  * JSON in payloads under 8,000 bytes, delivered only if the transaction commits (see append-hints.ts).
  * Before anything else it takes the lanes' locks of the outbox rows it writes (shared: see
  * outbox-functions.ts), so whether a row starts held is read after any settle of its lane.
  *
  * A change to this function is a new migration in schema.ts that runs it again (it is `CREATE OR
- * REPLACE`), so databases made before the change get it too.
+ * REPLACE`), so databases made before the change get it too; a change of its arguments drops the
+ * old one first (`commitBatchSignature`).
  */
 export const commitBatchFunction = (s: string) => `
     CREATE OR REPLACE FUNCTION ${s}.commit_batch(
       p_ids text[], p_expected int[], p_counts int[], p_events text[], p_recorded_at float8,
-      p_message_ids text[], p_message_counts int[], p_types text[], p_extras jsonb, p_all_positions boolean
-    ) RETURNS TABLE (r_index int, r_outcome text, r_version int, r_positions text[], r_duplicates text[])
+      p_message_ids text[], p_message_counts int[], p_types text[], p_extras jsonb, p_all_positions boolean,
+      p_event_versions int[]
+    ) RETURNS TABLE (r_index int, r_outcome text, r_version int, r_positions text[], r_duplicates text[], r_keys text[])
     LANGUAGE plpgsql AS $$
     DECLARE
       tx bigint;
@@ -46,8 +51,14 @@ export const commitBatchFunction = (s: string) => `
         n := p_counts[i];
         expected := p_expected[i];
         messages := p_message_ids[first_message + 1 : first_message + p_message_counts[i]];
+        extra := p_extras -> (i - 1);
+        IF extra IS NOT NULL AND jsonb_typeof(extra) <> 'object' THEN
+          extra := NULL;
+        END IF;
+        -- A log with keyed answers alone has a stream row at version 0: a first append still fits.
         IF expected = 0 THEN
-          INSERT INTO ${s}.streams AS st (id, version) VALUES (p_ids[i], n) ON CONFLICT (id) DO NOTHING;
+          INSERT INTO ${s}.streams AS st (id, version) VALUES (p_ids[i], n)
+          ON CONFLICT (id) DO UPDATE SET version = n WHERE st.version = 0;
         ELSE
           UPDATE ${s}.streams AS st SET version = expected + n
           WHERE st.id = p_ids[i] AND st.version = expected
@@ -58,31 +69,57 @@ export const commitBatchFunction = (s: string) => `
         r_index := i;
         r_positions := NULL;
         r_duplicates := NULL;
+        r_keys := NULL;
+        IF written AND extra ? 'answers' THEN
+          -- Under the stream row's lock, every writer of this log's answers has committed or waits:
+          -- a fresh read sees any answer recorded under these keys. One still live refuses the append.
+          SELECT array_agg(a.key ORDER BY a.n) INTO r_keys
+          FROM ROWS FROM (jsonb_to_recordset(extra -> 'answers') AS (key text)) WITH ORDINALITY AS a(key, n)
+          WHERE EXISTS (
+            SELECT 1 FROM ${s}.answers k
+            WHERE k.stream_id = p_ids[i] AND k.key = a.key AND k.recorded_at >= (extra ->> 'since')::bigint);
+          IF r_keys IS NOT NULL THEN
+            UPDATE ${s}.streams AS st SET version = expected WHERE st.id = p_ids[i];
+            written := false;
+          ELSE
+            INSERT INTO ${s}.answers AS k (stream_id, key, recorded_at, version, wrote, rejection)
+            SELECT p_ids[i], a.key, p_recorded_at::bigint, a.version, a.wrote, a.rejection
+            FROM jsonb_to_recordset(extra -> 'answers') AS a(key text, version int, wrote boolean, rejection text)
+            ON CONFLICT (stream_id, key) DO UPDATE SET recorded_at = excluded.recorded_at, version = excluded.version,
+              wrote = excluded.wrote, rejection = excluded.rejection;
+          END IF;
+        END IF;
         IF written THEN
-          tx := coalesce(tx, pg_current_xact_id()::text::bigint);
-          IF p_all_positions AND n > 1 THEN
+          IF n = 0 THEN
+            -- Keyed answers alone: no event, no position.
+            NULL;
+          ELSIF p_all_positions AND n > 1 THEN
+            tx := coalesce(tx, pg_current_xact_id()::text::bigint);
             -- Inline projections need every event's position (of one event: the last, below).
             WITH inserted AS (
-              INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx)
-              SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx
+              INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx, event_version)
+              SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx,
+                p_event_versions[i]
               FROM generate_series(1, n) AS g
               RETURNING version, seq
             )
             SELECT array_agg(${positionSql('tx', 'inserted.seq')} ORDER BY inserted.version) INTO r_positions
             FROM inserted;
           ELSE
+            tx := coalesce(tx, pg_current_xact_id()::text::bigint);
             -- The last event's position is enough: this session's last value of the sequence.
-            INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx)
-            SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx
+            INSERT INTO ${s}.events (stream_id, version, data, recorded_at, entity_type, tx, event_version)
+            SELECT p_ids[i], expected + g, p_events[first + g], to_timestamp(p_recorded_at / 1000), p_types[i], tx,
+              p_event_versions[i]
             FROM generate_series(1, n) AS g;
             sequence := coalesce(sequence, pg_get_serial_sequence('${s.replaceAll("'", "''")}.events', 'seq')::regclass);
             r_positions := ARRAY[${positionSql('tx', 'currval(sequence)')}];
           END IF;
           IF p_message_counts[i] > 0 THEN
-            INSERT INTO ${s}.processed (stream_id, message_id) SELECT p_ids[i], unnest(messages);
+            INSERT INTO ${s}.processed (stream_id, message_id, recorded_at)
+            SELECT p_ids[i], unnest(messages), p_recorded_at::bigint;
           END IF;
-          extra := p_extras -> (i - 1);
-          IF extra IS NOT NULL AND jsonb_typeof(extra) = 'object' THEN
+          IF extra IS NOT NULL THEN
             IF jsonb_array_length(extra -> 'timers') > 0 THEN
               -- Locked in id order, as settle_outbox locks rows, so the two never wait on each other in a cycle.
               DELETE FROM ${s}.outbox o WHERE o.id IN (
@@ -111,19 +148,21 @@ export const commitBatchFunction = (s: string) => `
           END IF;
           r_outcome := 'ok';
           r_version := expected + n;
-          hints := hints || CASE WHEN hints = '' THEN '' ELSE ',' END
-            || '[' || to_json(p_ids[i])::text || ',' || r_version || ']';
+          IF n > 0 THEN
+            hints := hints || CASE WHEN hints = '' THEN '' ELSE ',' END
+              || '[' || to_json(p_ids[i])::text || ',' || r_version || ']';
+          END IF;
           IF length(hints) > 6000 THEN
             PERFORM pg_notify('${appendsChannel(s)}', '[' || hints || ']');
             hints := '';
           END IF;
         ELSE
           SELECT coalesce((SELECT st.version FROM ${s}.streams st WHERE st.id = p_ids[i]), 0) INTO r_version;
-          IF p_message_counts[i] > 0 THEN
+          IF p_message_counts[i] > 0 AND r_keys IS NULL THEN
             SELECT array_agg(m.id ORDER BY m.n) INTO r_duplicates FROM unnest(messages) WITH ORDINALITY AS m(id, n)
             WHERE EXISTS (SELECT 1 FROM ${s}.processed pr WHERE pr.stream_id = p_ids[i] AND pr.message_id = m.id);
           END IF;
-          r_outcome := CASE WHEN r_duplicates IS NOT NULL THEN 'duplicate' ELSE 'conflict' END;
+          r_outcome := CASE WHEN r_duplicates IS NOT NULL OR r_keys IS NOT NULL THEN 'duplicate' ELSE 'conflict' END;
         END IF;
         RETURN NEXT;
         first := first + n;

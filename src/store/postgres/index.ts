@@ -8,6 +8,7 @@ import type {
   Checkpoint,
   CommitRequest,
   FeedEvent,
+  KeyedAnswer,
   LogStart,
   MemberRecord,
   OutboxStats,
@@ -148,6 +149,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         state: string | null;
         version: number | null;
         data: string | null;
+        eventVersion: number | null;
         recordedAt: number | null;
         position: string | null;
       }>({
@@ -167,11 +169,32 @@ export function postgresStore(options: PostgresStoreOptions): Store {
           start.snapshot = { schemaVersion, version: row.snapshotVersion, state: row.state as string };
         }
         if (row.version !== null) {
-          const { version, data, recordedAt, position } = row as StoredEvent;
-          start.events.push({ version, data, recordedAt, position });
+          const { version, data, eventVersion, recordedAt, position } = row as StoredEvent;
+          start.events.push({ version, data, eventVersion, recordedAt, position });
         }
       }
       return starts satisfies LogStart[];
+    },
+
+    async readAnswers(requests, since) {
+      const pairs = requests.flatMap(({ streamId, keys }, index) => keys.map((key) => ({ streamId, key, index })));
+      const found: KeyedAnswer[][] = requests.map(() => []);
+      if (pairs.length === 0) return found;
+      const { rows } = await query<AnswerRow & { index: number }>({
+        ...sql.readAnswers,
+        values: [pairs.map((p) => p.streamId), pairs.map((p) => p.key), since],
+      });
+      for (const { index, ...row } of rows) found[(pairs[index - 1] as { index: number }).index]?.push(answerOf(row));
+      return found;
+    },
+
+    async prune({ messageIdsBefore, keysBefore, limit }) {
+      const forget = async (statement: pg.QueryConfig, before: number) =>
+        (await query({ ...statement, values: [before, limit] })).rowCount ?? 0;
+      return {
+        messageIds: await forget(sql.prune.messageIds, messageIdsBefore),
+        keys: await forget(sql.prune.keys, keysBefore),
+      };
     },
 
     async readFeed({ after, entityTypes, limit }) {
@@ -358,7 +381,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         if (row.outcome !== 'ok') continue;
         const index = row.index - 1;
         const append = request.appends[index] as StreamAppend;
-        const written = row.positions.map((position, i) => ({
+        const written = (row.positions ?? []).map((position, i) => ({
           version: row.version - append.events.length + i + 1,
           position,
         }));
@@ -386,7 +409,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
 
   function commitRows(run: (config: pg.QueryConfig) => Promise<pg.QueryResult<CommitRow>>, request: CommitRequest) {
     const { appends } = request;
-    const hasExtras = appends.some((a) => a.outbox?.length || a.cancelTimers?.length);
+    const hasExtras = appends.some((a) => a.outbox?.length || a.cancelTimers?.length || a.idempotency?.answers.length);
     return run({
       ...sql.commit,
       values: [
@@ -400,6 +423,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
         appends.map((a) => a.entityType),
         hasExtras ? JSON.stringify(appends.map(extrasOf)) : null,
         request.project !== undefined,
+        appends.map((a) => a.eventVersion),
       ],
     }).then((result) => result.rows);
   }
@@ -409,8 +433,9 @@ interface CommitRow {
   index: number;
   outcome: 'ok' | 'conflict' | 'duplicate';
   version: number;
-  positions: string[];
+  positions: string[] | null;
   duplicates: string[] | null;
+  keys: string[] | null;
 }
 
 function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): AppendResult[] {
@@ -419,9 +444,9 @@ function resultsOf({ appends }: CommitRequest, rows: readonly CommitRow[]): Appe
     const append = appends[row.index - 1] as StreamAppend;
     results[row.index - 1] =
       row.outcome === 'ok'
-        ? { ok: true, version: row.version, position: row.positions[row.positions.length - 1] as string }
+        ? { ok: true, version: row.version, position: row.positions?.[row.positions.length - 1] ?? '' }
         : row.outcome === 'duplicate'
-          ? { ok: false, duplicate: true, messageIds: row.duplicates ?? [] }
+          ? { ok: false, duplicate: true, messageIds: row.duplicates ?? [], ...(row.keys ? { keys: row.keys } : {}) }
           : { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: row.version } };
   }
   return results;
@@ -432,10 +457,34 @@ function queryOf(statement: SqlStatement): pg.QueryConfig {
   return { text: renderSql(statement, 'numbered'), values: statement.values.map(driverValue) };
 }
 
-/** An append's timers to delete and outbox rows to insert, as the JSON that `commit_batch` reads. */
+/** A keyed answer as `readAnswers` reads it. */
+interface AnswerRow {
+  readonly key: string;
+  readonly version: number;
+  readonly wrote: boolean;
+  readonly rejection: string | null;
+}
+
+function answerOf({ key, version, wrote, rejection }: AnswerRow): KeyedAnswer {
+  return rejection === null ? { key, version, wrote } : { key, version, wrote, rejection };
+}
+
+/** An append's timers to delete, outbox rows to insert and keyed answers, as the JSON that `commit_batch` reads. */
 function extrasOf(append: StreamAppend): object | null {
-  if (!append.outbox?.length && !append.cancelTimers?.length) return null;
+  const { idempotency } = append;
+  if (!append.outbox?.length && !append.cancelTimers?.length && !idempotency?.answers.length) return null;
   return {
+    ...(idempotency?.answers.length
+      ? {
+          since: idempotency.since,
+          answers: idempotency.answers.map(({ key, version, wrote, rejection }) => ({
+            key,
+            version,
+            wrote,
+            rejection: rejection ?? null,
+          })),
+        }
+      : {}),
     timers: (append.cancelTimers ?? []).map(({ targetId, key }) => ({ target_id: targetId, key })),
     outbox: (append.outbox ?? []).map((w) => ({
       kind: w.kind,

@@ -142,6 +142,28 @@ const migrations: readonly ((schema: string) => string)[] = [
   (s) => `
     ALTER TABLE ${s}.outbox ADD COLUMN trace_context text;
     ${commitBatchFunction(s)}`,
+  // Changing safely: the eventVersion each event was written under (events before it: 1); the
+  // answers of idempotent calls by key; when each message id was handled (ids handled before the
+  // upgrade count from it), so that both are forgotten after their retention. commit_batch takes
+  // the event versions and writes the answers.
+  (s) => `
+    ALTER TABLE ${s}.events ADD COLUMN event_version integer NOT NULL DEFAULT 1;
+    ALTER TABLE ${s}.processed ADD COLUMN recorded_at bigint NOT NULL
+      DEFAULT (floor(extract(epoch FROM now()) * 1000))::bigint;
+    ALTER TABLE ${s}.processed ALTER COLUMN recorded_at DROP DEFAULT;
+    CREATE INDEX processed_recorded ON ${s}.processed (recorded_at);
+    CREATE TABLE ${s}.answers (
+      stream_id text COLLATE "C" NOT NULL,
+      key text COLLATE "C" NOT NULL,
+      recorded_at bigint NOT NULL,
+      version integer NOT NULL,
+      wrote boolean NOT NULL,
+      rejection text,
+      PRIMARY KEY (stream_id, key)
+    );
+    CREATE INDEX answers_recorded ON ${s}.answers (recorded_at);
+    DROP FUNCTION IF EXISTS ${s}.commit_batch(text[], int[], int[], text[], float8, text[], int[], text[], jsonb, boolean);
+    ${commitBatchFunction(s)}`,
 ];
 
 /** How many migrations there are: the schema's version once up to date. */

@@ -24,9 +24,9 @@ export function statements(schema: string, quotedSchema: string) {
       name: `${prefix}_commit_batch`,
       text: `
         SELECT r_index AS "index", r_outcome AS outcome, r_version AS version, r_positions AS positions,
-          r_duplicates AS duplicates
+          r_duplicates AS duplicates, r_keys AS keys
         FROM ${s}.commit_batch($1::text[], $2::int[], $3::int[], $4::text[], $5::float8, $6::text[], $7::int[],
-          $8::text[], $9::jsonb, $10::boolean)`,
+          $8::text[], $9::jsonb, $10::boolean, $11::int[])`,
     },
     /** See outbox-functions.ts. */
     claimOutbox: {
@@ -82,10 +82,11 @@ export function statements(schema: string, quotedSchema: string) {
     readStreams: {
       name: `${prefix}_read_streams`,
       text: `
-        SELECT r.idx::int AS "index", e.version, e.data, e."recordedAt", e.position
+        SELECT r.idx::int AS "index", e.version, e.data, e."eventVersion", e."recordedAt", e.position
         FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream_id, from_version, idx)
         CROSS JOIN LATERAL (
-          SELECT ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ${positionSql('ev.tx', 'ev.seq')} AS position
+          SELECT ev.version, ev.data, ev.event_version AS "eventVersion", ${recordedAt('ev')} AS "recordedAt",
+            ${positionSql('ev.tx', 'ev.seq')} AS position
           FROM ${s}.events ev
           WHERE ev.stream_id = r.stream_id AND ev.version >= r.from_version
           ORDER BY ev.version LIMIT $3
@@ -104,9 +105,10 @@ export function statements(schema: string, quotedSchema: string) {
             ON sn.stream_id = r.stream_id AND sn.entity_type = r.entity_type AND sn.schema_version = r.schema_version
         )
         SELECT s.idx::int AS "index", s.snapshot_version AS "snapshotVersion", s.state, e.version, e.data,
-          e."recordedAt", e.position
+          e."eventVersion", e."recordedAt", e.position
         FROM s LEFT JOIN LATERAL (
-          SELECT ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ${positionSql('ev.tx', 'ev.seq')} AS position
+          SELECT ev.version, ev.data, ev.event_version AS "eventVersion", ${recordedAt('ev')} AS "recordedAt",
+            ${positionSql('ev.tx', 'ev.seq')} AS position
           FROM ${s}.events ev
           WHERE ev.stream_id = s.stream_id AND ev.version > coalesce(s.snapshot_version, 0)
           ORDER BY ev.version LIMIT $4
@@ -121,12 +123,13 @@ export function statements(schema: string, quotedSchema: string) {
       name: `${prefix}_read_feed`,
       text: `
         WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS tx)
-        SELECT e.position, e."streamId", e."entityType", e.version, e.data, e."recordedAt"
+        SELECT e.position, e."streamId", e."entityType", e.version, e.data, e."eventVersion", e."recordedAt"
         FROM unnest($1::text[]) AS t(entity_type)
         CROSS JOIN horizon h
         CROSS JOIN LATERAL (
           SELECT ${positionSql('ev.tx', 'ev.seq')} AS position, ev.stream_id AS "streamId",
-            ev.entity_type AS "entityType", ev.version, ev.data, ${recordedAt('ev')} AS "recordedAt", ev.tx, ev.seq
+            ev.entity_type AS "entityType", ev.version, ev.data, ev.event_version AS "eventVersion",
+            ${recordedAt('ev')} AS "recordedAt", ev.tx, ev.seq
           FROM ${s}.events ev
           WHERE ev.entity_type = t.entity_type AND (ev.tx, ev.seq) > ($2::bigint, $3::bigint) AND ev.tx < h.tx
           ORDER BY ev.tx, ev.seq LIMIT $4
@@ -237,6 +240,35 @@ export function statements(schema: string, quotedSchema: string) {
       name: `${prefix}_skipped_events`,
       text: `SELECT position, entity_type AS "entityType", stream_id AS "streamId", version, error
         FROM ${s}.skipped WHERE name = $1 ORDER BY position LIMIT $2`,
+    },
+    /** The live answers under keys of many logs, in one round trip. */
+    readAnswers: {
+      name: `${prefix}_read_answers`,
+      text: `
+        SELECT r.idx::int AS "index", a.key, a.version, a.wrote, a.rejection
+        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(stream_id, key, idx)
+        JOIN ${s}.answers a ON a.stream_id = r.stream_id AND a.key = r.key AND a.recorded_at >= $3`,
+    },
+    /** A few of the oldest rows at a time (the recorded_at indexes); rows another transaction holds are left. */
+    prune: {
+      messageIds: {
+        name: `${prefix}_prune_message_ids`,
+        text: `
+          DELETE FROM ${s}.processed p USING (
+            SELECT stream_id, message_id FROM ${s}.processed WHERE recorded_at < $1
+            ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED
+          ) old
+          WHERE p.stream_id = old.stream_id AND p.message_id = old.message_id`,
+      },
+      keys: {
+        name: `${prefix}_prune_keys`,
+        text: `
+          DELETE FROM ${s}.answers a USING (
+            SELECT stream_id, key FROM ${s}.answers WHERE recorded_at < $1
+            ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED
+          ) old
+          WHERE a.stream_id = old.stream_id AND a.key = old.key`,
+      },
     },
     writeSnapshot: {
       name: `${prefix}_write_snapshot`,

@@ -12,6 +12,7 @@ import type {
   CommitRequest,
   FeedEvent,
   HeartbeatRequest,
+  KeyedAnswer,
   MemberRecord,
   OutboxRecord,
   OutboxSettlement,
@@ -84,6 +85,24 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       return requests.map(({ streamId, fromVersion }) =>
         eventsOf(read.all(streamId, fromVersion, limit) as EventRow[]),
       );
+    },
+    async readAnswers(requests, since) {
+      const read = sql().readAnswers;
+      return requests.map(({ streamId, keys }) => {
+        const found: KeyedAnswer[] = [];
+        for (const key of keys) {
+          const row = read.get(streamId, key, since) as AnswerRow | undefined;
+          if (row) found.push(answerOf(row));
+        }
+        return found;
+      });
+    },
+    async prune({ messageIdsBefore, keysBefore, limit }) {
+      const { prune } = sql();
+      return {
+        messageIds: prune.messageIds.run(messageIdsBefore, limit).changes,
+        keys: prune.keys.run(keysBefore, limit).changes,
+      };
     },
     changeToken() {
       const connection = lifecycle.isOpen ? lifecycle.resource : undefined;
@@ -352,15 +371,15 @@ function prepare<T extends object>(db: Database.Database, tree: T): Prepared<T> 
   return Object.fromEntries(entries) as Prepared<T>;
 }
 
-/** An event as `statements` reads it: version, data, recorded_at, seq (and stream_id in the feed). */
-type EventRow = [number, string, number, number];
-type FeedRow = [number, string, number, number, string];
+/** An event as `statements` reads it: version, data, recorded_at, seq, event_version (and stream_id in the feed). */
+type EventRow = [number, string, number, number, number];
+type FeedRow = [number, string, number, number, number, string];
 
 function eventsOf(rows: readonly EventRow[]): StoredEvent[] {
   const events = new Array<StoredEvent>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [version, data, recordedAt, seq] = rows[i] as EventRow;
-    events[i] = { version, data, recordedAt, position: positionOf(seq) };
+    const [version, data, recordedAt, seq, eventVersion] = rows[i] as EventRow;
+    events[i] = { version, data, eventVersion, recordedAt, position: positionOf(seq) };
   }
   return events;
 }
@@ -368,8 +387,8 @@ function eventsOf(rows: readonly EventRow[]): StoredEvent[] {
 function feedEventsOf(rows: readonly FeedRow[], entityType: string): FeedEvent[] {
   const events = new Array<FeedEvent>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [version, data, recordedAt, seq, streamId] = rows[i] as FeedRow;
-    events[i] = { version, data, recordedAt, position: positionOf(seq), streamId, entityType };
+    const [version, data, recordedAt, seq, eventVersion, streamId] = rows[i] as FeedRow;
+    events[i] = { version, data, eventVersion, recordedAt, position: positionOf(seq), streamId, entityType };
   }
   return events;
 }
@@ -431,11 +450,22 @@ function append(
   if (actual !== append.expectedVersion) {
     return { ok: false, conflict: { expectedVersion: append.expectedVersion, actualVersion: actual } };
   }
+  const { streamId, idempotency } = append;
   if (append.messageIds?.length) {
-    const repeated = append.messageIds.filter((id) => commit.isProcessed.get(append.streamId, id) !== undefined);
+    const repeated = append.messageIds.filter((id) => commit.isProcessed.get(streamId, id) !== undefined);
     if (repeated.length > 0) return { ok: false, duplicate: true, messageIds: repeated };
-    for (const id of append.messageIds) commit.markProcessed.run(append.streamId, id);
   }
+  if (idempotency?.answers.length) {
+    const keys = idempotency.answers
+      .map(({ key }) => key)
+      .filter((key) => commit.isAnswered.get(streamId, key, idempotency.since) !== undefined);
+    if (keys.length > 0) return { ok: false, duplicate: true, messageIds: [], keys };
+    for (const { key, version, wrote, rejection } of idempotency.answers) {
+      const row = { streamId, key, recordedAt: request.recordedAt, version, wrote: wrote ? 1 : 0 };
+      commit.recordAnswer.run({ ...row, rejection: rejection ?? null });
+    }
+  }
+  for (const id of append.messageIds ?? []) commit.markProcessed.run(streamId, id, request.recordedAt);
   let version = actual;
   const written: WrittenEvent[] = [];
   for (const data of append.events) {
@@ -445,6 +475,7 @@ function append(
       data,
       request.recordedAt,
       append.entityType,
+      append.eventVersion,
     );
     written.push({ version, position: positionOf(lastInsertRowid) });
   }
@@ -476,5 +507,18 @@ function append(
       held: writtenHeld(write.kind, tail && laneRowOf(tail)) ? 1 : 0,
     });
   }
-  return { ok: true, version, position: (written[written.length - 1] as WrittenEvent).position };
+  return { ok: true, version, position: written[written.length - 1]?.position ?? '' };
+}
+
+/** A keyed answer as `readAnswers` reads it. */
+interface AnswerRow {
+  readonly key: string;
+  readonly version: number;
+  readonly wrote: number;
+  readonly rejection: string | null;
+}
+
+function answerOf(row: AnswerRow): KeyedAnswer {
+  const answer = { key: row.key, version: row.version, wrote: row.wrote === 1 };
+  return row.rejection === null ? answer : { ...answer, rejection: row.rejection };
 }

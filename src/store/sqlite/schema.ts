@@ -107,6 +107,23 @@ export const sqliteMigrations: readonly string[] = [
    CREATE INDEX pachyderm_outbox_dead ON pachyderm_outbox (id) WHERE status = 'dead';`,
   // Telemetry: the trace context of the decision that wrote a row, so its delivery joins the trace.
   'ALTER TABLE pachyderm_outbox ADD COLUMN trace_context TEXT;',
+  // Changing safely: the eventVersion each event was written under (events before it: 1); the
+  // answers of idempotent calls by key; when each message id was handled (ids handled before the
+  // upgrade count from it), so that both are forgotten after their retention.
+  `ALTER TABLE pachyderm_events ADD COLUMN event_version INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE pachyderm_processed ADD COLUMN recorded_at INTEGER NOT NULL DEFAULT 0;
+   UPDATE pachyderm_processed SET recorded_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+   CREATE INDEX pachyderm_processed_recorded ON pachyderm_processed (recorded_at);
+   CREATE TABLE pachyderm_answers (
+     stream_id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     recorded_at INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     wrote INTEGER NOT NULL,
+     rejection TEXT,
+     PRIMARY KEY (stream_id, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX pachyderm_answers_recorded ON pachyderm_answers (recorded_at);`,
 ];
 
 /** Applies pending migrations; `BEGIN IMMEDIATE` makes processes starting together take turns. */

@@ -13,7 +13,7 @@ const outboxColumns = `id, kind, name, target_id AS targetId, payload, idempoten
  * Events are read as rows of values in this order (the store makes the events: see `eventsOf`);
  * their position is the sequence, formatted by store/positions.ts.
  */
-const readEvents = `SELECT version, data, recorded_at, seq FROM pachyderm_events
+const readEvents = `SELECT version, data, recorded_at, seq, event_version FROM pachyderm_events
   WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`;
 
 const checkpointColumns = 'name, version, position, failed, rebuild = 1 AS rebuild';
@@ -22,9 +22,15 @@ export const statements = {
   commit: {
     streamVersion: 'SELECT coalesce(max(version), 0) AS version FROM pachyderm_events WHERE stream_id = ?',
     isProcessed: 'SELECT 1 AS found FROM pachyderm_processed WHERE stream_id = ? AND message_id = ?',
-    insertEvent:
-      'INSERT INTO pachyderm_events (stream_id, version, data, recorded_at, entity_type) VALUES (?, ?, ?, ?, ?)',
-    markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, ?)',
+    insertEvent: `INSERT INTO pachyderm_events (stream_id, version, data, recorded_at, entity_type, event_version)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+    markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id, recorded_at) VALUES (?, ?, ?)',
+    isAnswered: 'SELECT 1 AS found FROM pachyderm_answers WHERE stream_id = ? AND key = ? AND recorded_at >= ?',
+    /** An answer under a key that has expired (and was not pruned yet) is replaced. */
+    recordAnswer: `INSERT INTO pachyderm_answers (stream_id, key, recorded_at, version, wrote, rejection)
+         VALUES (@streamId, @key, @recordedAt, @version, @wrote, @rejection)
+         ON CONFLICT (stream_id, key) DO UPDATE SET recorded_at = excluded.recorded_at, version = excluded.version,
+           wrote = excluded.wrote, rejection = excluded.rejection`,
     cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
     insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
            order_key, source_type, source_id, source_version, held, trace_context)
@@ -35,8 +41,17 @@ export const statements = {
          WHERE order_key = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
   },
   readStreams: readEvents,
+  readAnswers: `SELECT key, version, wrote, rejection FROM pachyderm_answers
+       WHERE stream_id = ? AND key = ? AND recorded_at >= ?`,
+  /** A few of the oldest rows at a time (the recorded_at indexes), so that no write waits long. */
+  prune: {
+    messageIds: `DELETE FROM pachyderm_processed WHERE (stream_id, message_id) IN (
+         SELECT stream_id, message_id FROM pachyderm_processed WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)`,
+    keys: `DELETE FROM pachyderm_answers WHERE (stream_id, key) IN (
+         SELECT stream_id, key FROM pachyderm_answers WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)`,
+  },
   /** One entity type's part of a feed page: the store merges the types' parts. */
-  readFeed: `SELECT version, data, recorded_at, seq, stream_id
+  readFeed: `SELECT version, data, recorded_at, seq, event_version, stream_id
        FROM pachyderm_events WHERE entity_type = ? AND seq > ? ORDER BY seq LIMIT ?`,
   feedHead: 'SELECT seq FROM pachyderm_events WHERE entity_type = ? ORDER BY seq DESC LIMIT 1',
   leaseCheckpoint: {
