@@ -4,349 +4,27 @@
  * (Dates become strings on both paths, `undefined` fields drop on both paths). A property test
  * checks this over random command sequences on every store: with snapshots disabled, with a
  * snapshot every 3 events (the rebuilt state comes from a snapshot plus later events) and with
- * the default settings.
+ * the default settings; and across a change of the definition's `eventVersion` half way (the events
+ * written before it are upcast; a snapshot written before it is not used).
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { createSystem, type Decision, defineEntity, error, type Logger, ok } from 'pachyderm';
+import { createSystem, defineEntity, type Logger, ok } from 'pachyderm';
 import { describe, expect, it } from 'vitest';
-import { snapshotOf } from './support/reads.js';
+import {
+  appliedCount,
+  type Command,
+  command,
+  Notebook,
+  type NotebookState,
+  notebook,
+  resetApplied,
+} from './support/notebook.js';
+import { eventsOf, snapshotOf, withStore } from './support/reads.js';
 import { type StorePlace, storeKinds, useStorePlaces } from './support/stores.js';
 
 const places = useStorePlaces();
-
-/** `update` calls since the last reset: the events a load folded. */
-let applied = 0;
-
-/** In an event as `handle` returns it: a Date. In an event as `update` sees it: an ISO string. */
-type Instant = Date | string;
-
-type Command =
-  | { type: 'Add'; id: string; title: string; tags?: string[]; note?: string; at: number; extra: unknown }
-  | { type: 'Rename'; id: string; title: string; at: number }
-  | { type: 'SetField'; id: string; key: string; value?: unknown; at: number }
-  | { type: 'Tag'; id: string; tags: string[] }
-  | { type: 'Score'; id: string; delta: number }
-  | { type: 'Touch'; ids: string[]; at: number }
-  | { type: 'Remove'; id: string; reason?: string | null; at: number }
-  | { type: 'Peek' };
-
-type NotebookEvent =
-  | {
-      type: 'Added';
-      id: string;
-      title: string;
-      tags: string[];
-      note?: string;
-      at: Instant;
-      extra: unknown;
-      meta: unknown;
-    }
-  | { type: 'Renamed'; id: string; from: string; to: string; at: Instant }
-  | { type: 'FieldSet'; id: string; key: string; value?: unknown; at: Instant }
-  | { type: 'Tagged'; id: string; tags: string[] }
-  | { type: 'Scored'; id: string; delta: number }
-  | { type: 'Touched'; id: string; at: Instant; seq: number }
-  | { type: 'FieldsCleared'; id: string; keys: string[] }
-  | { type: 'Removed'; id: string; reason?: string | null; at: Instant };
-
-type Reason = { code: 'exists' | 'missing' | 'empty-title' | 'no-new-tags' | 'overflow'; id?: string };
-
-interface Doc {
-  readonly id: string;
-  readonly title: string;
-  readonly tags: readonly string[];
-  readonly note?: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly fields: Readonly<Record<string, unknown>>;
-  readonly score: number;
-  readonly extra: unknown;
-  readonly meta: unknown;
-  readonly renames: readonly { readonly from: string; readonly to: string; readonly at: string }[];
-  readonly touches: number;
-}
-
-interface NotebookState {
-  readonly docs: readonly Doc[];
-  readonly removed: readonly {
-    readonly id: string;
-    readonly title: string;
-    readonly reason?: string | null;
-    readonly fields: readonly string[];
-    readonly at: string;
-  }[];
-  readonly applied: number;
-  readonly lastAt: string | null;
-}
-
-/** `update` sees events as decoded from JSON: no Date, no `undefined`, no -0 anywhere. */
-function assertDecoded(value: unknown, path = 'event'): void {
-  if (value === undefined) throw new Error(`update saw undefined at ${path}`);
-  if (value instanceof Date) throw new Error(`update saw a Date at ${path}`);
-  if (Object.is(value, -0)) throw new Error(`update saw -0 at ${path}`);
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) assertDecoded(item, `${path}.${key}`);
-  }
-}
-
-function iso(at: Instant): string {
-  if (typeof at !== 'string') throw new Error('update saw an instant that is not a string');
-  return at;
-}
-
-function handleNotebook(message: Command, state: NotebookState): Decision<NotebookEvent, Reason> {
-  const find = (id: string) => state.docs.find((doc) => doc.id === id);
-  switch (message.type) {
-    case 'Peek':
-      return ok([]);
-    case 'Add': {
-      if (message.title === '') return error({ code: 'empty-title' });
-      if (find(message.id)) return error({ code: 'exists', id: message.id });
-      const at = new Date(message.at);
-      return ok([
-        {
-          type: 'Added',
-          id: message.id,
-          title: message.title,
-          tags: message.tags ?? [],
-          note: message.note,
-          at,
-          extra: message.extra,
-          meta: {
-            by: 'handle',
-            nothing: undefined,
-            when: [at, undefined, null],
-            nested: { deeper: { at, tagCount: (message.tags ?? []).length, none: undefined } },
-          },
-        },
-      ]);
-    }
-    case 'Rename': {
-      const doc = find(message.id);
-      if (!doc) return error({ code: 'missing', id: message.id });
-      if (doc.title === message.title) return ok([]);
-      return ok([{ type: 'Renamed', id: doc.id, from: doc.title, to: message.title, at: new Date(message.at) }]);
-    }
-    case 'SetField': {
-      if (!find(message.id)) return error({ code: 'missing', id: message.id });
-      return ok([
-        { type: 'FieldSet', id: message.id, key: message.key, value: message.value, at: new Date(message.at) },
-      ]);
-    }
-    case 'Tag': {
-      const doc = find(message.id);
-      if (!doc) return error({ code: 'missing', id: message.id });
-      const fresh = [...new Set(message.tags)].filter((tag) => !doc.tags.includes(tag));
-      if (fresh.length === 0) return error({ code: 'no-new-tags', id: doc.id });
-      return ok([{ type: 'Tagged', id: doc.id, tags: fresh }]);
-    }
-    case 'Score': {
-      const doc = find(message.id);
-      if (!doc) return error({ code: 'missing', id: message.id });
-      if (!Number.isFinite(doc.score + message.delta)) return error({ code: 'overflow', id: doc.id });
-      return ok([{ type: 'Scored', id: doc.id, delta: message.delta }]);
-    }
-    case 'Touch': {
-      // One event per existing id (duplicates included); none: accepted with no events.
-      const at = new Date(message.at);
-      const touched = message.ids.filter((id) => find(id));
-      return ok(touched.map((id, seq) => ({ type: 'Touched' as const, id, at, seq })));
-    }
-    case 'Remove': {
-      const doc = find(message.id);
-      if (!doc) return error({ code: 'missing', id: message.id });
-      return ok([
-        { type: 'FieldsCleared', id: doc.id, keys: Object.keys(doc.fields) },
-        { type: 'Removed', id: doc.id, reason: message.reason, at: new Date(message.at) },
-      ]);
-    }
-  }
-}
-
-function updateNotebook(event: NotebookEvent, state: NotebookState): NotebookState {
-  applied++;
-  assertDecoded(event);
-  const change = (id: string, f: (doc: Doc) => Doc) => {
-    if (!state.docs.some((doc) => doc.id === id)) throw new Error(`no document ${JSON.stringify(id)}`);
-    return state.docs.map((doc) => (doc.id === id ? f(doc) : doc));
-  };
-  const next = { applied: state.applied + 1 };
-  switch (event.type) {
-    case 'Added': {
-      const at = iso(event.at);
-      const doc: Doc = {
-        id: event.id,
-        title: event.title,
-        tags: event.tags,
-        note: event.note,
-        createdAt: at,
-        updatedAt: at,
-        fields: {},
-        score: 0,
-        extra: event.extra,
-        meta: event.meta,
-        renames: [],
-        touches: 0,
-      };
-      return { ...state, ...next, docs: [...state.docs, doc], lastAt: at };
-    }
-    case 'Renamed': {
-      const at = iso(event.at);
-      const docs = change(event.id, (doc) => ({
-        ...doc,
-        title: event.to,
-        renames: [...doc.renames, { from: event.from, to: event.to, at }],
-        updatedAt: at,
-      }));
-      return { ...state, ...next, docs, lastAt: at };
-    }
-    case 'FieldSet': {
-      const at = iso(event.at);
-      const docs = change(event.id, (doc) => {
-        // An undefined value was dropped from the stored event: it clears the field.
-        const { [event.key]: _old, ...rest } = doc.fields;
-        const fields = 'value' in event ? { ...rest, [event.key]: event.value } : rest;
-        return { ...doc, fields, updatedAt: at };
-      });
-      return { ...state, ...next, docs, lastAt: at };
-    }
-    case 'Tagged':
-      return { ...state, ...next, docs: change(event.id, (doc) => ({ ...doc, tags: [...doc.tags, ...event.tags] })) };
-    case 'Scored':
-      return { ...state, ...next, docs: change(event.id, (doc) => ({ ...doc, score: doc.score + event.delta })) };
-    case 'Touched': {
-      const at = iso(event.at);
-      const docs = change(event.id, (doc) => ({ ...doc, touches: doc.touches + 1, updatedAt: at }));
-      return { ...state, ...next, docs, lastAt: at };
-    }
-    case 'FieldsCleared':
-      return { ...state, ...next, docs: change(event.id, (doc) => ({ ...doc, fields: {} })) };
-    case 'Removed': {
-      const at = iso(event.at);
-      const doc = state.docs.find((d) => d.id === event.id);
-      if (!doc) throw new Error(`no document ${JSON.stringify(event.id)}`);
-      if (Object.keys(doc.fields).length > 0) throw new Error('fields were not cleared first');
-      return {
-        ...state,
-        ...next,
-        docs: state.docs.filter((d) => d.id !== event.id),
-        removed: [
-          ...state.removed,
-          { id: doc.id, title: doc.title, reason: event.reason, fields: Object.keys(doc.fields), at },
-        ],
-        lastAt: at,
-      };
-    }
-  }
-}
-
-/** A small document store whose events carry Dates, `undefined`, nested values and unicode. */
-const Notebook = defineEntity<'Notebook', NotebookState, Command, Decision<NotebookEvent, Reason>>({
-  type: 'Notebook',
-  init: () => ({ docs: [], removed: [], applied: 0, lastAt: null }),
-  handle: handleNotebook,
-  update: updateNotebook,
-});
-
-// Arbitraries.
-
-const text = fc.oneof(
-  fc.string({ unit: 'grapheme', maxLength: 10 }),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-  fc.constantFrom(
-    '',
-    'é',
-    'e\u0301',
-    '🐘',
-    '👩‍👩‍👧',
-    '中文',
-    'ß',
-    '\u0000',
-    '\ud800',
-    'a\udfffb',
-    '\u2028\u2029',
-    '"\\/',
-    '__proto__',
-    'constructor',
-  ),
-);
-const finite = fc.oneof(
-  fc.integer(),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, 0.1, 1e21, 1e-7, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53 + 2),
-);
-/** Milliseconds any Date can hold. */
-const instant = fc.integer({ min: -8.64e15, max: 8.64e15 });
-const leaf = fc.oneof(
-  text,
-  finite,
-  fc.boolean(),
-  fc.constant(null),
-  fc.constant(undefined),
-  fc.date({ noInvalidDate: true }),
-);
-const { value } = fc.letrec<{ value: unknown; array: unknown[]; object: Record<string, unknown> }>((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('array'), tie('object')),
-  array: fc.array(tie('value'), { maxLength: 4 }),
-  object: fc.dictionary(text, tie('value'), { maxKeys: 4 }),
-}));
-/** Few document ids, so that commands meet each other's documents. */
-const docId = fc.constantFrom('a', 'b', 'ü', '🐘', '');
-const key = fc.oneof(fc.constantFrom('a', 'b', 'ключ', '🔑', '', '__proto__'), text);
-
-const command: fc.Arbitrary<Command> = fc.oneof(
-  {
-    arbitrary: fc.record(
-      {
-        type: fc.constant('Add' as const),
-        id: docId,
-        title: text,
-        tags: fc.array(text, { maxLength: 3 }),
-        note: fc.option(text, { nil: undefined }),
-        at: instant,
-        extra: value,
-      },
-      { requiredKeys: ['type', 'id', 'title', 'at', 'extra'] },
-    ),
-    weight: 4,
-  },
-  { arbitrary: fc.record({ type: fc.constant('Rename' as const), id: docId, title: text, at: instant }), weight: 2 },
-  {
-    arbitrary: fc.record(
-      { type: fc.constant('SetField' as const), id: docId, key, value, at: instant },
-      { requiredKeys: ['type', 'id', 'key', 'at'] },
-    ),
-    weight: 3,
-  },
-  {
-    arbitrary: fc.record({ type: fc.constant('Tag' as const), id: docId, tags: fc.array(text, { maxLength: 3 }) }),
-    weight: 1,
-  },
-  { arbitrary: fc.record({ type: fc.constant('Score' as const), id: docId, delta: finite }), weight: 1 },
-  {
-    arbitrary: fc.record({
-      type: fc.constant('Touch' as const),
-      ids: fc.array(docId, { maxLength: 5 }),
-      at: instant,
-    }),
-    weight: 1,
-  },
-  {
-    arbitrary: fc.record(
-      {
-        type: fc.constant('Remove' as const),
-        id: docId,
-        reason: fc.option(fc.option(text, { nil: null }), { nil: undefined }),
-        at: instant,
-      },
-      { requiredKeys: ['type', 'id', 'at'] },
-    ),
-    weight: 1,
-  },
-  { arbitrary: fc.constant({ type: 'Peek' as const }), weight: 1 },
-);
 
 function recordingLogger(): { logger: Logger; warnings: { message: string; fields?: unknown }[] } {
   const warnings: { message: string; fields?: unknown }[] = [];
@@ -434,13 +112,13 @@ async function checkReplayEqualsLive(
       else stats.snapshotOnly++;
     }
 
-    applied = 0;
+    resetApplied();
     const read = await rebuiltSystem.read(ref);
-    expect(applied).toBe(live.version - snapshotAt);
-    applied = 0;
+    expect(appliedCount()).toBe(live.version - snapshotAt);
+    resetApplied();
     // Activates a worker: it loads the same way, and answers without committing.
     const peeked = await rebuiltSystem.call(ref, { type: 'Peek' });
-    expect(applied).toBe(live.version - snapshotAt);
+    expect(appliedCount()).toBe(live.version - snapshotAt);
 
     expect(read).toEqual(live);
     expect(peeked).toEqual({ ok: true, ...live, position: '' });
@@ -474,6 +152,60 @@ const settings: readonly {
   { label: 'with a snapshot every 3 events', snapshotEvery: 3, prefix: [], numRuns: 50 },
   { label: 'with the default settings, after 98 events', snapshotEvery: undefined, prefix: nearlyHundred, numRuns: 30 },
 ];
+
+/**
+ * Runs `commands` up to `split` through the notebook at eventVersion 1, the rest through a new
+ * system at eventVersion 2 on the same place, then rebuilds it at eventVersion 2: the version-2
+ * system's first load equals the version-1 live state, and the rebuilt state the final live one.
+ */
+async function checkAcrossVersions(
+  place: StorePlace,
+  snapshotEvery: number,
+  commands: readonly Command[],
+  split: number,
+  stats: { runs: number; upcastTagged: number; newTagged: number },
+): Promise<void> {
+  const { logger, warnings } = recordingLogger();
+  const id = randomUUID();
+  const ref = Notebook.ref(id);
+  let live: { state: NotebookState; version: number } = { state: Notebook.init(), version: 0 };
+  let oldEvents = 0;
+  for (const [eventVersion, part] of [
+    [1, commands.slice(0, split)],
+    [2, commands.slice(split)],
+  ] as const) {
+    const system = createSystem({ store: place.newStore(), entities: [notebook(eventVersion)], snapshotEvery, logger });
+    try {
+      if (eventVersion === 2) {
+        oldEvents = live.version;
+        expect(await system.read(ref), 'the upcast log folds to the state version 1 left').toEqual(live);
+      }
+      for (const message of part) {
+        const result = await system.call(ref, message);
+        if (result.ok) live = { state: result.state, version: result.version };
+      }
+    } finally {
+      await system.close();
+    }
+  }
+  const stored = await withStore(place, (store) => eventsOf(store, id));
+  expect(stored.map((event) => event.eventVersion)).toEqual(
+    stored.map((event) => (event.version <= oldEvents ? 1 : 2)),
+  );
+  const tagged = stored.filter((event) => (JSON.parse(event.data) as { type: string }).type === 'Tagged');
+  if (tagged.some((event) => event.eventVersion === 1)) stats.upcastTagged++;
+  if (tagged.some((event) => event.eventVersion === 2)) stats.newTagged++;
+
+  const rebuilt = createSystem({ store: place.newStore(), entities: [notebook(2)], snapshotEvery, logger });
+  try {
+    expect(await rebuilt.read(ref)).toEqual(live);
+    expect(await rebuilt.call(ref, { type: 'Peek' })).toEqual({ ok: true, ...live, position: '' });
+  } finally {
+    await rebuilt.close();
+  }
+  expect(warnings).toEqual([]);
+  stats.runs++;
+}
 
 describe.each(storeKinds)('replayed state equals live state on %s', (kind) => {
   it.each(settings)(
@@ -561,4 +293,39 @@ describe.each(storeKinds)('replayed state equals live state on %s', (kind) => {
       await again.close();
     }
   });
+});
+
+describe.each(storeKinds)('replayed state equals live state across an eventVersion change on %s', (kind) => {
+  it.each([
+    { label: 'with snapshots disabled', snapshotEvery: 0 },
+    { label: 'with a snapshot every 3 events', snapshotEvery: 3 },
+  ])(
+    'holds for random command sequences $label',
+    async ({ snapshotEvery }) => {
+      const place = await places.place(kind);
+      const stats = { runs: 0, upcastTagged: 0, newTagged: 0 };
+      const tagged = (...tags: string[]) => ({ type: 'Tag' as const, id: 'a', tags });
+      const added: Command = { type: 'Add', id: 'a', title: 't', at: 0, extra: null };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(command, { minLength: 2, maxLength: 30, size: 'medium' }),
+          fc.array(command, { minLength: 2, maxLength: 30, size: 'medium' }),
+          (before, after) =>
+            // A tag before and after the change, so that both kinds of Tagged event are there.
+            checkAcrossVersions(
+              place,
+              snapshotEvery,
+              [added, tagged('x', 'y'), ...before, ...after, tagged('z')],
+              2 + before.length,
+              stats,
+            ),
+        ),
+        { numRuns: 30 },
+      );
+      expect(stats.runs).toBe(30);
+      expect(stats.upcastTagged).toBe(30);
+      expect(stats.newTagged).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });

@@ -66,7 +66,7 @@ export function decideBatch(
       if (outcome.kind === 'rejected') {
         if (key !== undefined) {
           const what = `The rejection of an idempotent call by ${definition.type}.handle (it is recorded under its key)`;
-          keyed.push({ key, version, wrote: false, rejection: encodeJson(outcome.reason, what) });
+          keyed.push({ key, version, rejection: encodeJson(outcome.reason, what) });
         }
         answers.push({ ok: false, error: outcome.reason });
         continue;
@@ -75,7 +75,7 @@ export function decideBatch(
       version += outcome.encodedEvents.length;
       for (const event of outcome.encodedEvents) events.push(event);
       addToPlan(plan, ref, outcome.effects, version, now, trace);
-      if (key !== undefined) keyed.push({ key, version, wrote: outcome.encodedEvents.length > 0 });
+      if (key !== undefined) keyed.push({ key, version });
       answers.push({ ok: true, state, version });
     } catch (fault) {
       answers.push({ fault });

@@ -175,7 +175,7 @@ export function defineEntity<
       throw new ConfigurationError(`Entity ${config.type}: ${key} must be a function when given`);
     }
   }
-  const eventVersion = config.eventVersion ?? 1;
+  const eventVersion = config.eventVersion === undefined ? 1 : config.eventVersion;
   if (!Number.isSafeInteger(eventVersion) || eventVersion < 1) {
     throw new ConfigurationError(`Entity ${config.type}: eventVersion must be a whole number >= 1`);
   }

@@ -15,9 +15,9 @@ import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type {
   AnswersRead,
-  KeyedAnswer,
   LogRequest,
   LogStart,
+  RecordedAnswer,
   StoredEvent,
   StreamAppend,
   StreamRead,
@@ -146,7 +146,7 @@ export function wire(config: Config): Wiring {
   );
   // Lookups of keyed answers of many entities in one read.
   const keysSince = () => liveSince(clock.now(), config.retention.idempotencyKeysMs);
-  const answers = new Batcher<AnswersRead, readonly KeyedAnswer[]>(
+  const answers = new Batcher<AnswersRead, readonly RecordedAnswer[]>(
     (requests) => store.readAnswers(requests, keysSince()),
     config.maxBatch,
     undefined,
@@ -161,19 +161,16 @@ export function wire(config: Config): Wiring {
   async function readAt<S>(definition: EntityDefinition<string, S>, id: string, at: number) {
     return loadAt(definition, id, at, await opener.submit(logRequestOf(definition, id)), readPage);
   }
-  /** A repeat's answer: the rejection, or the state at the answer's version and the position of its event. */
+  /** A repeat's answer: the rejection, or the state at the answer's version (folded again) and its position. */
   async function repeat(
     definition: EntityDefinition,
     id: string,
-    answer: KeyedAnswer,
+    answer: RecordedAnswer,
     loaded?: Loaded<unknown>,
   ): Promise<MessageAnswer> {
     if (answer.rejection !== undefined) return { ok: false, error: decodeFrozen(answer.rejection) };
-    const [at, events] = await Promise.all([
-      loaded?.version === answer.version ? loaded : readAt(definition, id, answer.version),
-      answer.wrote ? store.readStreams([{ streamId: id, fromVersion: answer.version }], 1) : undefined,
-    ]);
-    return { ok: true, state: at.state, version: answer.version, position: events?.[0]?.[0]?.position ?? '' };
+    const { state } = loaded?.version === answer.version ? loaded : await readAt(definition, id, answer.version);
+    return { ok: true, state, version: answer.version, position: answer.position };
   }
 
   const effects = new AtMostOnceEffects(

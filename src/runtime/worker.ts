@@ -4,7 +4,7 @@ import { type BatchAnswer, type BatchInput, decideBatch } from '../core/decide-b
 import type { Loaded } from '../core/fold.js';
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
-import type { KeyedAnswer, StreamAppend } from '../store/port/index.js';
+import type { RecordedAnswer, StreamAppend } from '../store/port/index.js';
 import { Attribute, type CallTrace, SpanName } from '../telemetry/telemetry.js';
 import type { CommitOutcome } from './guarded-store.js';
 
@@ -65,12 +65,12 @@ export interface WorkerRuntime {
   /** At most this many waiting messages are decided and committed together. */
   readonly maxBatch: number;
   /** The live answers recorded under these keys of the log `id`, by key. */
-  answered(id: string, keys: readonly string[]): Promise<ReadonlyMap<string, KeyedAnswer>>;
+  answered(id: string, keys: readonly string[]): Promise<ReadonlyMap<string, RecordedAnswer>>;
   /** What a repeat of a keyed call answers: the recorded answer, with the state at its version. */
   repeat(
     definition: EntityDefinition,
     id: string,
-    answer: KeyedAnswer,
+    answer: RecordedAnswer,
     loaded?: Loaded<unknown>,
   ): Promise<MessageAnswer>;
   /** Answers recorded before this time have expired (the retention of idempotency keys). */

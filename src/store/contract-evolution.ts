@@ -53,23 +53,21 @@ export function describeEvolution({ describe, it, openNew, append }: EvolutionCa
   });
 
   describe('idempotency keys', () => {
-    it('records answers with the events that carry them, and reads the live ones back', async () => {
+    it('records answers with the events that carry them, with the position the append answered', async () => {
       const store = await openNew();
       const id = randomUUID();
-      const first = { key: 'k1', version: 1, wrote: true };
-      const rejected = {
-        key: `k2 '; DROP TABLE x; -- __proto__ 🐘`,
-        version: 1,
-        wrote: false,
-        rejection: '{"code":"no"}',
-      };
-      assert.deepEqual(
-        outcomes(
-          await store.commit({ appends: [append(id, 0, ['"e1"'], keyed(0, first, rejected))], recordedAt: 100 }),
-        ),
-        [{ ok: true, version: 1 }],
-      );
-      assert.deepEqual(await answersOf(store, id, ['k1', rejected.key, 'never'], 100), [first, rejected]);
+      const first = { key: 'k1', version: 1 };
+      const rejected = { key: `k2 '; DROP TABLE x; -- __proto__ 🐘`, version: 1, rejection: '{"code":"no"}' };
+      const [result] = await store.commit({
+        appends: [append(id, 0, ['"e1"', '"e2"'], keyed(0, first, rejected))],
+        recordedAt: 100,
+      });
+      assert.ok(result?.ok && result.position !== '');
+      const { position } = result;
+      assert.deepEqual(await answersOf(store, id, ['k1', rejected.key, 'never'], 100), [
+        { ...first, position },
+        { ...rejected, position },
+      ]);
       // Recorded at 100: not live for a reader whose window starts after it; other logs have none.
       assert.deepEqual(await answersOf(store, id, ['k1'], 101), []);
       assert.deepEqual(await answersOf(store, randomUUID(), ['k1'], 0), []);
@@ -91,11 +89,11 @@ export function describeEvolution({ describe, it, openNew, append }: EvolutionCa
         },
       ];
       await store.commit({
-        appends: [append(id, 0, ['"e1"'], keyed(0, { key: 'k', version: 1, wrote: true }))],
+        appends: [append(id, 0, ['"e1"'], keyed(0, { key: 'k', version: 1 }))],
         recordedAt: 50,
       });
       const again = append(id, 1, ['"e2"'], {
-        ...keyed(50, { key: 'other', version: 2, wrote: true }, { key: 'k', version: 2, wrote: true }),
+        ...keyed(50, { key: 'other', version: 2 }, { key: 'k', version: 2 }),
         outbox,
         messageIds: ['m1'],
       });
@@ -106,34 +104,33 @@ export function describeEvolution({ describe, it, openNew, append }: EvolutionCa
       assert.deepEqual(await answersOf(store, id, ['other'], 0), []);
       assert.equal((await store.outboxStats(0)).depth, 0);
       // The message id was not recorded either: it is still accepted.
-      const later = append(id, 1, ['"e2"'], {
-        ...keyed(51, { key: 'k', version: 2, wrote: true }),
-        messageIds: ['m1'],
-      });
-      assert.deepEqual(outcomes(await store.commit({ appends: [later], recordedAt: 70 })), [{ ok: true, version: 2 }]);
-      assert.deepEqual(await answersOf(store, id, ['k'], 0), [{ key: 'k', version: 2, wrote: true }]);
-      assert.deepEqual(await answersOf(store, id, ['k'], 70), [{ key: 'k', version: 2, wrote: true }]);
+      const later = append(id, 1, ['"e2"'], { ...keyed(51, { key: 'k', version: 2 }), messageIds: ['m1'] });
+      const [replaced] = await store.commit({ appends: [later], recordedAt: 70 });
+      assert.ok(replaced?.ok && replaced.version === 2);
+      const answer = { key: 'k', version: 2, position: replaced.position };
+      assert.deepEqual(await answersOf(store, id, ['k'], 0), [answer]);
+      assert.deepEqual(await answersOf(store, id, ['k'], 70), [answer]);
     });
 
     it('records answers alone with an append without events, checked against the version', async () => {
       const store = await openNew();
       const [fresh, used] = [randomUUID(), randomUUID()];
-      const rejection = { key: 'r', version: 0, wrote: false, rejection: '"insufficient"' };
+      const rejection = { key: 'r', version: 0, rejection: '"insufficient"' };
       const [alone] = await store.commit({ appends: [append(fresh, 0, [], keyed(0, rejection))], recordedAt: 5 });
       assert.deepEqual(alone, { ok: true, version: 0, position: '' });
       assert.deepEqual(await read(store, fresh), []);
-      assert.deepEqual(await answersOf(store, fresh, ['r'], 0), [rejection]);
+      assert.deepEqual(await answersOf(store, fresh, ['r'], 0), [{ ...rejection, position: '' }]);
       // The log's first events still go at version 1 after it; a stale one is a conflict.
       assert.deepEqual(outcomes(await store.commit({ appends: [append(fresh, 0, ['"e1"'])], recordedAt: 6 })), [
         { ok: true, version: 1 },
       ]);
-      const stale = append(fresh, 0, [], keyed(0, { key: 's', version: 0, wrote: false }));
+      const stale = append(fresh, 0, [], keyed(0, { key: 's', version: 0 }));
       assert.deepEqual(outcomes(await store.commit({ appends: [stale], recordedAt: 7 })), [
         { ok: false, conflict: { expectedVersion: 0, actualVersion: 1 } },
       ]);
       assert.deepEqual(await answersOf(store, fresh, ['s'], 0), []);
       await store.commit({ appends: [append(used, 0, ['"a"', '"b"'])], recordedAt: 8 });
-      const current = append(used, 2, [], keyed(0, { key: 's', version: 2, wrote: false }));
+      const current = append(used, 2, [], keyed(0, { key: 's', version: 2 }));
       assert.deepEqual(outcomes(await store.commit({ appends: [current], recordedAt: 9 })), [{ ok: true, version: 2 }]);
       assert.deepEqual(outcomes(await store.commit({ appends: [append(used, 2, ['"c"'])], recordedAt: 10 })), [
         { ok: true, version: 3 },
@@ -147,9 +144,8 @@ export function describeEvolution({ describe, it, openNew, append }: EvolutionCa
         if (round % 2 === 1) await store.commit({ appends: [append(id, 0, ['"e"'])], recordedAt: 1 });
         const version = round % 2;
         // Rejections recorded alone keep the version: only the key tells the two apart.
-        const rejection = (n: number) =>
-          append(id, version, [], keyed(0, { key: 'k', version, wrote: false, rejection: String(n) }));
-        const withEvents = append(id, version, ['"a"'], keyed(0, { key: 'k', version: version + 1, wrote: true }));
+        const rejection = (n: number) => append(id, version, [], keyed(0, { key: 'k', version, rejection: String(n) }));
+        const withEvents = append(id, version, ['"a"'], keyed(0, { key: 'k', version: version + 1 }));
         const rivals = round < 4 ? [rejection(1), rejection(2)] : [withEvents, rejection(3)];
         const results = await Promise.all(rivals.map((a) => store.commit({ appends: [a], recordedAt: 2 })));
         assert.equal(results.filter(([result]) => result?.ok).length, 1, 'exactly one records the key');
@@ -163,7 +159,7 @@ export function describeEvolution({ describe, it, openNew, append }: EvolutionCa
       const store = await openNew();
       const id = randomUUID();
       for (let i = 0; i < 5; i++) {
-        const answers = { since: 0, answers: [{ key: `k${i}`, version: i + 1, wrote: true }] };
+        const answers = { since: 0, answers: [{ key: `k${i}`, version: i + 1 }] };
         await store.commit({
           appends: [append(id, i, [`"e${i}"`], { messageIds: [`m${i}`], idempotency: answers })],
           recordedAt: 1000 + i,

@@ -6,8 +6,8 @@ import type {
   AppendResult,
   Checkpoint,
   FeedEvent,
-  KeyedAnswer,
   OutboxRecord,
+  RecordedAnswer,
   SkippedEvent,
   Store,
   StoredEvent,
@@ -44,7 +44,7 @@ export function memoryStore(): Store {
   /** Per log, the ids of the messages it handled, with when. */
   const processed = new Map<string, Map<string, number>>();
   /** Per log, the answers of idempotent calls by key, with when. */
-  const answers = new Map<string, Map<string, { answer: KeyedAnswer; recordedAt: number }>>();
+  const answers = new Map<string, Map<string, { answer: RecordedAnswer; recordedAt: number }>>();
   const snapshots = new Map<string, StoredSnapshot>();
   const outbox = new Map<string, Row>();
   let nextOutboxId = 1;
@@ -97,11 +97,6 @@ export function memoryStore(): Store {
       for (const id of append.messageIds) ids.set(id, recordedAt);
       processed.set(append.streamId, ids);
     }
-    if (keyed?.answers.length) {
-      const byKey = answered ?? new Map();
-      for (const answer of keyed.answers) byKey.set(answer.key, { answer: { ...answer }, recordedAt });
-      answers.set(append.streamId, byKey);
-    }
     for (const { targetId, key } of append.cancelTimers ?? []) {
       for (const [id, row] of outbox) {
         if (row.status === 'pending' && row.targetId === targetId && row.timerKey === key) {
@@ -131,6 +126,11 @@ export function memoryStore(): Store {
       if (!row.held) ready.add(row);
     }
     const position = append.events.length === 0 ? '' : (log[log.length - 1] as StoredEvent).position;
+    if (keyed?.answers.length) {
+      const byKey = answered ?? new Map();
+      for (const answer of keyed.answers) byKey.set(answer.key, { answer: { ...answer, position }, recordedAt });
+      answers.set(append.streamId, byKey);
+    }
     return { ok: true, version: log.length, position };
   }
 
@@ -288,7 +288,7 @@ export function memoryStore(): Store {
     async readAnswers(requests, since) {
       return requests.map(({ streamId, keys }) => {
         const byKey = answers.get(streamId);
-        const found: KeyedAnswer[] = [];
+        const found: RecordedAnswer[] = [];
         for (const key of keys) {
           const stored = byKey?.get(key);
           if (stored && stored.recordedAt >= since) found.push({ ...stored.answer });

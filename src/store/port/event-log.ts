@@ -39,8 +39,9 @@ export interface StreamAppend {
   readonly messageIds?: readonly string[];
   /**
    * The answers of the idempotent calls these events (or this append alone) answer, recorded in the
-   * same transaction under their keys. An append whose log holds an answer under any of the keys,
-   * recorded at or after `since`, is refused as a duplicate naming those keys, in the append's order.
+   * same transaction under their keys, each with the position this append answers. An append whose
+   * log holds an answer under any of the keys, recorded at or after `since`, is refused as a
+   * duplicate naming those keys, in the append's order.
    */
   readonly idempotency?: IdempotencyWrite;
 }

@@ -64,6 +64,7 @@ export type {
   KeyedAnswer,
   Pruned,
   PruneRequest,
+  RecordedAnswer,
   Retention,
 } from './retention.js';
 export type { Snapshots, StoredSnapshot } from './snapshots.js';

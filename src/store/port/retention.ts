@@ -10,10 +10,14 @@ export interface KeyedAnswer {
   readonly key: string;
   /** The log's version right after the call: its last event's, or the version it was decided on. */
   readonly version: number;
-  /** True when the call recorded events: its answer's position is that of the event at `version`. */
-  readonly wrote: boolean;
   /** The rejection reason as JSON text, when `handle` rejected the call. */
   readonly rejection?: string;
+}
+
+/** A keyed answer as stored: also the position the append that recorded it answered. */
+export interface RecordedAnswer extends KeyedAnswer {
+  /** The append's result position: of its last event, `''` for an append without events. */
+  readonly position: string;
 }
 
 /** The answers an append records under their keys (see `StreamAppend.idempotency`). */
@@ -53,7 +57,7 @@ export interface Retention {
    * Per request, the answers recorded under those keys of its log at or after `since` (older ones
    * have expired and are not answered), in any order.
    */
-  readAnswers(requests: readonly AnswersRead[], since: number): Promise<readonly (readonly KeyedAnswer[])[]>;
+  readAnswers(requests: readonly AnswersRead[], since: number): Promise<readonly (readonly RecordedAnswer[])[]>;
   /**
    * Forgets up to `limit` handled message ids and up to `limit` keyed answers recorded before their
    * times, each in a short transaction; answers how many went. Called again while it forgets `limit`.

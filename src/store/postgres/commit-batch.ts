@@ -81,12 +81,6 @@ export const commitBatchFunction = (s: string) => `
           IF r_keys IS NOT NULL THEN
             UPDATE ${s}.streams AS st SET version = expected WHERE st.id = p_ids[i];
             written := false;
-          ELSE
-            INSERT INTO ${s}.answers AS k (stream_id, key, recorded_at, version, wrote, rejection)
-            SELECT p_ids[i], a.key, p_recorded_at::bigint, a.version, a.wrote, a.rejection
-            FROM jsonb_to_recordset(extra -> 'answers') AS a(key text, version int, wrote boolean, rejection text)
-            ON CONFLICT (stream_id, key) DO UPDATE SET recorded_at = excluded.recorded_at, version = excluded.version,
-              wrote = excluded.wrote, rejection = excluded.rejection;
           END IF;
         END IF;
         IF written THEN
@@ -118,6 +112,15 @@ export const commitBatchFunction = (s: string) => `
           IF p_message_counts[i] > 0 THEN
             INSERT INTO ${s}.processed (stream_id, message_id, recorded_at)
             SELECT p_ids[i], unnest(messages), p_recorded_at::bigint;
+          END IF;
+          IF extra ? 'answers' THEN
+            -- With the position the append answers; an expired answer under a key is replaced.
+            INSERT INTO ${s}.answers AS k (stream_id, key, recorded_at, version, position, rejection)
+            SELECT p_ids[i], a.key, p_recorded_at::bigint, a.version,
+              coalesce(r_positions[array_length(r_positions, 1)], ''), a.rejection
+            FROM jsonb_to_recordset(extra -> 'answers') AS a(key text, version int, rejection text)
+            ON CONFLICT (stream_id, key) DO UPDATE SET recorded_at = excluded.recorded_at, version = excluded.version,
+              position = excluded.position, rejection = excluded.rejection;
           END IF;
           IF extra IS NOT NULL THEN
             IF jsonb_array_length(extra -> 'timers') > 0 THEN

@@ -8,10 +8,10 @@ import type {
   Checkpoint,
   CommitRequest,
   FeedEvent,
-  KeyedAnswer,
   LogStart,
   MemberRecord,
   OutboxStats,
+  RecordedAnswer,
   SkippedEvent,
   Store,
   StoredEvent,
@@ -178,7 +178,7 @@ export function postgresStore(options: PostgresStoreOptions): Store {
 
     async readAnswers(requests, since) {
       const pairs = requests.flatMap(({ streamId, keys }, index) => keys.map((key) => ({ streamId, key, index })));
-      const found: KeyedAnswer[][] = requests.map(() => []);
+      const found: RecordedAnswer[][] = requests.map(() => []);
       if (pairs.length === 0) return found;
       const { rows } = await query<AnswerRow & { index: number }>({
         ...sql.readAnswers,
@@ -461,12 +461,12 @@ function queryOf(statement: SqlStatement): pg.QueryConfig {
 interface AnswerRow {
   readonly key: string;
   readonly version: number;
-  readonly wrote: boolean;
+  readonly position: string;
   readonly rejection: string | null;
 }
 
-function answerOf({ key, version, wrote, rejection }: AnswerRow): KeyedAnswer {
-  return rejection === null ? { key, version, wrote } : { key, version, wrote, rejection };
+function answerOf({ key, version, position, rejection }: AnswerRow): RecordedAnswer {
+  return rejection === null ? { key, version, position } : { key, version, position, rejection };
 }
 
 /** An append's timers to delete, outbox rows to insert and keyed answers, as the JSON that `commit_batch` reads. */
@@ -477,10 +477,9 @@ function extrasOf(append: StreamAppend): object | null {
     ...(idempotency?.answers.length
       ? {
           since: idempotency.since,
-          answers: idempotency.answers.map(({ key, version, wrote, rejection }) => ({
+          answers: idempotency.answers.map(({ key, version, rejection }) => ({
             key,
             version,
-            wrote,
             rejection: rejection ?? null,
           })),
         }

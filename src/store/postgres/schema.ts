@@ -157,7 +157,7 @@ const migrations: readonly ((schema: string) => string)[] = [
       key text COLLATE "C" NOT NULL,
       recorded_at bigint NOT NULL,
       version integer NOT NULL,
-      wrote boolean NOT NULL,
+      position text COLLATE "C" NOT NULL,
       rejection text,
       PRIMARY KEY (stream_id, key)
     );

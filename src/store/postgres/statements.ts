@@ -245,7 +245,7 @@ export function statements(schema: string, quotedSchema: string) {
     readAnswers: {
       name: `${prefix}_read_answers`,
       text: `
-        SELECT r.idx::int AS "index", a.key, a.version, a.wrote, a.rejection
+        SELECT r.idx::int AS "index", a.key, a.version, a.position, a.rejection
         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(stream_id, key, idx)
         JOIN ${s}.answers a ON a.stream_id = r.stream_id AND a.key = r.key AND a.recorded_at >= $3`,
     },

@@ -12,13 +12,13 @@ import type {
   CommitRequest,
   FeedEvent,
   HeartbeatRequest,
-  KeyedAnswer,
   MemberRecord,
   OutboxRecord,
   OutboxSettlement,
   OutboxStats,
   PartitionClaim,
   PartitionHandOver,
+  RecordedAnswer,
   SkippedEvent,
   Store,
   StoredEvent,
@@ -89,7 +89,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async readAnswers(requests, since) {
       const read = sql().readAnswers;
       return requests.map(({ streamId, keys }) => {
-        const found: KeyedAnswer[] = [];
+        const found: RecordedAnswer[] = [];
         for (const key of keys) {
           const row = read.get(streamId, key, since) as AnswerRow | undefined;
           if (row) found.push(answerOf(row));
@@ -460,10 +460,6 @@ function append(
       .map(({ key }) => key)
       .filter((key) => commit.isAnswered.get(streamId, key, idempotency.since) !== undefined);
     if (keys.length > 0) return { ok: false, duplicate: true, messageIds: [], keys };
-    for (const { key, version, wrote, rejection } of idempotency.answers) {
-      const row = { streamId, key, recordedAt: request.recordedAt, version, wrote: wrote ? 1 : 0 };
-      commit.recordAnswer.run({ ...row, rejection: rejection ?? null });
-    }
   }
   for (const id of append.messageIds ?? []) commit.markProcessed.run(streamId, id, request.recordedAt);
   let version = actual;
@@ -507,18 +503,22 @@ function append(
       held: writtenHeld(write.kind, tail && laneRowOf(tail)) ? 1 : 0,
     });
   }
-  return { ok: true, version, position: written[written.length - 1]?.position ?? '' };
+  const position = written[written.length - 1]?.position ?? '';
+  for (const { key, version: at, rejection } of idempotency?.answers ?? []) {
+    const row = { streamId, key, recordedAt: request.recordedAt, version: at, position };
+    commit.recordAnswer.run({ ...row, rejection: rejection ?? null });
+  }
+  return { ok: true, version, position };
 }
 
 /** A keyed answer as `readAnswers` reads it. */
 interface AnswerRow {
   readonly key: string;
   readonly version: number;
-  readonly wrote: number;
+  readonly position: string;
   readonly rejection: string | null;
 }
 
-function answerOf(row: AnswerRow): KeyedAnswer {
-  const answer = { key: row.key, version: row.version, wrote: row.wrote === 1 };
-  return row.rejection === null ? answer : { ...answer, rejection: row.rejection };
+function answerOf({ rejection, ...answer }: AnswerRow): RecordedAnswer {
+  return rejection === null ? answer : { ...answer, rejection };
 }

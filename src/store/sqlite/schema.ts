@@ -119,7 +119,7 @@ export const sqliteMigrations: readonly string[] = [
      key TEXT NOT NULL,
      recorded_at INTEGER NOT NULL,
      version INTEGER NOT NULL,
-     wrote INTEGER NOT NULL,
+     position TEXT NOT NULL,
      rejection TEXT,
      PRIMARY KEY (stream_id, key)
    ) WITHOUT ROWID;

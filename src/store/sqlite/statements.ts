@@ -27,10 +27,10 @@ export const statements = {
     markProcessed: 'INSERT INTO pachyderm_processed (stream_id, message_id, recorded_at) VALUES (?, ?, ?)',
     isAnswered: 'SELECT 1 AS found FROM pachyderm_answers WHERE stream_id = ? AND key = ? AND recorded_at >= ?',
     /** An answer under a key that has expired (and was not pruned yet) is replaced. */
-    recordAnswer: `INSERT INTO pachyderm_answers (stream_id, key, recorded_at, version, wrote, rejection)
-         VALUES (@streamId, @key, @recordedAt, @version, @wrote, @rejection)
+    recordAnswer: `INSERT INTO pachyderm_answers (stream_id, key, recorded_at, version, position, rejection)
+         VALUES (@streamId, @key, @recordedAt, @version, @position, @rejection)
          ON CONFLICT (stream_id, key) DO UPDATE SET recorded_at = excluded.recorded_at, version = excluded.version,
-           wrote = excluded.wrote, rejection = excluded.rejection`,
+           position = excluded.position, rejection = excluded.rejection`,
     cancelTimer: "DELETE FROM pachyderm_outbox WHERE target_id = ? AND timer_key = ? AND status = 'pending'",
     insertOutbox: `INSERT INTO pachyderm_outbox (kind, name, target_id, payload, idempotency_key, due_at, timer, timer_key,
            order_key, source_type, source_id, source_version, held, trace_context)
@@ -41,7 +41,7 @@ export const statements = {
          WHERE order_key = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
   },
   readStreams: readEvents,
-  readAnswers: `SELECT key, version, wrote, rejection FROM pachyderm_answers
+  readAnswers: `SELECT key, version, position, rejection FROM pachyderm_answers
        WHERE stream_id = ? AND key = ? AND recorded_at >= ?`,
   /** A few of the oldest rows at a time (the recorded_at indexes), so that no write waits long. */
   prune: {
