@@ -84,6 +84,11 @@ export class Pruner {
     });
   }
 
+  /** Resolves once no round is under way. */
+  async idle(): Promise<void> {
+    await this.#running;
+  }
+
   /** Stops, and waits for a round under way. */
   async stop(): Promise<void> {
     this.#stopped = true;

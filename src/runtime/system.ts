@@ -128,7 +128,8 @@ export interface System {
   stats(): Promise<SystemStats>;
   /**
    * Resolves once this system has nothing left to do now: no call or delivery under way, no effect
-   * running, and no outbox row due by its clock that it could deliver. For tests: advance a test
+   * running, no pruning of expired keys under way, and no outbox row due by its clock that it could
+   * deliver. For tests: advance a test
    * clock, then `await system.settled()`. Rejects with `STORE_UNAVAILABLE` when the outbox cannot
    * be read.
    */
@@ -340,6 +341,7 @@ class RunningSystem implements System {
       await effects.drain();
       await deliverer.settle();
       await snapshots.drain();
+      await this.parts.pruner.idle();
       if (this.parts.activity() === before) return;
     }
   }

@@ -1,5 +1,5 @@
 /**
- * `pachyderm/store`: what a store author needs. The port (`Store` and its four parts), every type
+ * `pachyderm/store`: what a store author needs. The port (`Store` and its parts), every type
  * in its signatures, and the contract suite a new store must pass.
  *
  * @example
@@ -11,6 +11,7 @@ export { renderSql, type SqlStatement, type SqlValue } from '../core/sql.js';
 export { describeStoreContract, type MakeStore, type StorePlace, type TestRunner } from './contract.js';
 export { InlineProjectionError, isInlineProjectionError } from './inline-projection-error.js';
 export type {
+  AnswersRead,
   AppendHint,
   AppendHints,
   AppendResult,
@@ -26,6 +27,8 @@ export type {
   FeedEvent,
   FeedRead,
   HeartbeatRequest,
+  IdempotencyWrite,
+  KeyedAnswer,
   Lifecycle,
   LogRequest,
   LogStart,
@@ -42,6 +45,10 @@ export type {
   OutboxWrite,
   PartitionClaim,
   PartitionHandOver,
+  Pruned,
+  PruneRequest,
+  RecordedAnswer,
+  Retention,
   SkippedEvent,
   Snapshots,
   SqlExecutor,
