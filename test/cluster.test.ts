@@ -66,6 +66,27 @@ describe.each(['sqlite', 'postgres'] as const)('a cluster on %s', (kind) => {
     await expectEachOnce(nodes[0] as System, acked);
   });
 
+  it('forwards an idempotent call with its key: repeats from every node get the first answer, handled once', async () => {
+    const where = await place(kind);
+    const nodes = ['i0', 'i1', 'i2'].map((name) => node(where, name));
+    await settled(nodes);
+    const ids = Array.from({ length: 12 }, () => randomUUID());
+    for (const id of ids) {
+      const ref = Ledger.ref(id);
+      const owner = (nodes[0] as System).cluster.ownerOf(ref)?.name;
+      // From a node that forwards it first, then from every node (the owner among them).
+      const from = nodes[['i0', 'i1', 'i2'].findIndex((name) => name !== owner)] as System;
+      const first = await from.call(ref, { type: 'Record', callId: id }, { idempotencyKey: `req-${id}` });
+      const repeats = await Promise.all(
+        nodes.map((n) => n.call(ref, { type: 'Record', callId: id }, { idempotencyKey: `req-${id}` })),
+      );
+      for (const repeat of repeats) expect(repeat).toEqual(first);
+      expect(await (nodes[1] as System).read(ref)).toMatchObject({ version: 1 });
+    }
+    const forwarded = await Promise.all(nodes.map(async (n) => (await n.stats()).cluster?.forwarded ?? 0));
+    expect(forwarded.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
   it('refuses forwarded calls without the secret, and malformed ones, and does nothing for them', async () => {
     const where = await place(kind);
     const target = node(where, 'target', { maxRequestBytes: 2048 });

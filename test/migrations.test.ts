@@ -4,15 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createSystem } from 'pachyderm';
+import { createSystem, type Store } from 'pachyderm';
 import { postgresStore } from 'pachyderm/postgres';
 import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postgresMigrationCount } from '../src/store/postgres/schema.js';
+import { postgresMigrationCount, postgresMigrations } from '../src/store/postgres/schema.js';
 import { sqliteMigrations } from '../src/store/sqlite/schema.js';
 import { Ledger } from './support/entities.js';
 import { createTestDatabase } from './support/postgres.js';
+import { eventsOf, withStore } from './support/reads.js';
 
 describe('PostgreSQL migrations', () => {
   const database = createTestDatabase();
@@ -40,6 +41,30 @@ describe('PostgreSQL migrations', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('upgrades a schema from before event versions and keyed answers, keeping what it remembers', async () => {
+    const { url } = await database;
+    const schema = `before_${randomBytes(4).toString('hex')}`;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const id = randomUUID();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.migrations (version integer PRIMARY KEY)`);
+      for (let i = 0; i < 10; i++) {
+        await client.query((postgresMigrations[i] as (s: string) => string)(schema));
+        await client.query(`INSERT INTO ${schema}.migrations (version) VALUES ($1)`, [i + 1]);
+      }
+      await client.query(
+        `INSERT INTO ${schema}.streams (id, version) VALUES ($1, 1);
+         INSERT INTO ${schema}.events (stream_id, version, data, recorded_at, entity_type)
+           VALUES ($1, 1, '{"type":"Recorded","callId":"old"}', now(), 'Ledger');
+         INSERT INTO ${schema}.processed (stream_id, message_id) VALUES ($1, 'm-old')`.replaceAll('$1', `'${id}'`),
+      );
+    } finally {
+      await client.end();
+    }
+    await expectUpgraded(postgresStore({ connectionString: url, schema }), id);
   });
 
   it('uses a pool it is given and leaves it open', async () => {
@@ -73,7 +98,43 @@ describe('SQLite migrations', () => {
     db.close();
   });
 
+  it('upgrades a file from before event versions and keyed answers, keeping what it remembers', async () => {
+    const filename = join(await directory, 'before.db');
+    const db = new Database(filename);
+    for (const migration of sqliteMigrations.slice(0, 6)) db.exec(migration);
+    db.pragma('user_version = 6');
+    const id = randomUUID();
+    db.prepare(
+      `INSERT INTO pachyderm_events (stream_id, version, data, recorded_at, entity_type)
+       VALUES (?, 1, '{"type":"Recorded","callId":"old"}', 0, 'Ledger')`,
+    ).run(id);
+    db.prepare("INSERT INTO pachyderm_processed (stream_id, message_id) VALUES (?, 'm-old')").run(id);
+    db.close();
+    await expectUpgraded(sqliteStore({ filename }), id);
+  });
+
   it('refuses a synchronous mode other than FULL or NORMAL', () => {
     expect(() => sqliteStore({ filename: 'x.db', synchronous: 'OFF' as never })).toThrow(/FULL/);
   });
 });
+
+/**
+ * After the upgrade: the old event reads under eventVersion 1, the handled message id is still
+ * remembered (counted from the upgrade, it is pruned only a window later), and keyed calls work.
+ */
+async function expectUpgraded(store: Store, id: string): Promise<void> {
+  const place = { newStore: () => store };
+  await withStore(place as never, async (opened) => {
+    expect((await eventsOf(opened, id)).map((e) => [e.version, e.eventVersion])).toEqual([[1, 1]]);
+    await opened.prune({ messageIdsBefore: Date.now() - 60_000, keysBefore: 0, limit: 10 });
+    const again = { streamId: id, expectedVersion: 1, events: ['{}'], entityType: 'Ledger', eventVersion: 1 };
+    const [result] = await opened.commit({ appends: [{ ...again, messageIds: ['m-old'] }], recordedAt: Date.now() });
+    expect(result).toEqual({ ok: false, duplicate: true, messageIds: ['m-old'] });
+  });
+  const system = createSystem({ store, entities: [Ledger] });
+  const ref = Ledger.ref(id);
+  const first = await system.call(ref, { type: 'Record', callId: 'new' }, { idempotencyKey: 'k' });
+  expect(first).toMatchObject({ ok: true, version: 2 });
+  expect(await system.call(ref, { type: 'Record', callId: 'new' }, { idempotencyKey: 'k' })).toEqual(first);
+  await system.close();
+}

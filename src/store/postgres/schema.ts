@@ -9,7 +9,7 @@ import { runStatementsFunction } from './statement-batch.js';
  * A change to the `commit_batch` function (commit-batch.ts) is a new migration that runs
  * `commitBatchFunction` again.
  */
-const migrations: readonly ((schema: string) => string)[] = [
+export const postgresMigrations: readonly ((schema: string) => string)[] = [
   (s) => `
     CREATE TABLE ${s}.streams (
       id text COLLATE "C" PRIMARY KEY,
@@ -167,7 +167,7 @@ const migrations: readonly ((schema: string) => string)[] = [
 ];
 
 /** How many migrations there are: the schema's version once up to date. */
-export const postgresMigrationCount = migrations.length;
+export const postgresMigrationCount = postgresMigrations.length;
 
 /**
  * Brings the schema up to date. Processes starting together take turns on a transaction-scoped
@@ -188,8 +188,8 @@ export async function migrate(client: pg.ClientBase, schema: string, quotedSchem
       `SELECT coalesce(max(version), 0)::int AS applied FROM ${quotedSchema}.migrations`,
     );
     const applied = rows[0]?.applied ?? 0;
-    for (let i = applied; i < migrations.length; i++) {
-      await client.query((migrations[i] as (s: string) => string)(quotedSchema));
+    for (let i = applied; i < postgresMigrations.length; i++) {
+      await client.query((postgresMigrations[i] as (s: string) => string)(quotedSchema));
       await client.query(`INSERT INTO ${quotedSchema}.migrations (version) VALUES ($1)`, [i + 1]);
     }
     await client.query('COMMIT');
