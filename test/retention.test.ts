@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createSystem, defineEntity, memoryStore, ok, send } from 'pachyderm';
 import type { Pruned, PruneRequest, Store } from 'pachyderm/store';
 import { createTestClock } from 'pachyderm/testing';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storeKinds, useSystems } from './support/systems.js';
 
 const HOUR = 3600_000;
