@@ -27,6 +27,20 @@ export type DeliveryResult =
   | { readonly ok: false; readonly error: unknown }
   | { readonly ok: false; readonly deferred: true };
 
+/** What the deliverer knows of a message it hands over, beside its target and the message. */
+export interface MessageDelivery {
+  /** The row's idempotency key: the target records it with the events that handle the message. */
+  readonly messageId: string;
+  /** The row's order key: a lane's messages are handled in order. */
+  readonly lane?: string;
+  /** The `traceparent` of the delivery's span. */
+  readonly trace?: string;
+  /** The `traceparent` of the span whose decision wrote the row. */
+  readonly sender?: string;
+  /** The entity whose `send` wrote the row; none for a timer. */
+  readonly from?: { readonly type: string; readonly id: string };
+}
+
 export interface DelivererOptions {
   readonly store: OutboxStore;
   readonly clock: Clock;
@@ -51,20 +65,7 @@ export interface DelivererOptions {
    * Hands a message to the target entity of this system; undefined when it serves no such type.
    * Messages handed over in one turn of the event loop reach their targets' mailboxes together.
    */
-  deliver(
-    type: string,
-    id: string,
-    message: unknown,
-    delivery: {
-      readonly messageId: string;
-      readonly lane?: string;
-      readonly trace?: string;
-      /** The `traceparent` of the span whose decision wrote the row. */
-      readonly sender?: string;
-      /** The entity whose `send` wrote the row; none for a timer. */
-      readonly from?: { readonly type: string; readonly id: string };
-    },
-  ): Promise<DeliveryResult> | undefined;
+  deliver(type: string, id: string, message: unknown, delivery: MessageDelivery): Promise<DeliveryResult> | undefined;
 }
 
 /** What this process did since it started. */

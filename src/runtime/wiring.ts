@@ -10,7 +10,7 @@ import { assertValidId, assertValidKey } from '../core/id.js';
 import { decodeFrozen } from '../core/json.js';
 import { partitionOf } from '../core/partitions.js';
 import type { EntityDefinition } from '../define/entity.js';
-import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
+import { AtLeastOnceDeliverer, type MessageDelivery } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type {
@@ -248,25 +248,16 @@ export function wire(config: Config): Wiring {
     context: config.context,
     messageRetry: config.messageRetry,
     telemetry,
-    deliver(type, id, message, { messageId, lane, trace, sender, from }) {
+    deliver(type, id, message, delivery) {
       const definition = registered.entity(type);
       if (!definition) return undefined;
       assertValidId(id);
-      const call = (checked: unknown) =>
-        route({
-          type,
-          id,
-          message: checked,
-          messageId,
-          ...(lane === undefined ? {} : { lane }),
-          ...(trace === undefined ? {} : { trace }),
-          ...(sender === undefined ? {} : { sender }),
-          ...(from === undefined ? {} : { from }),
-        });
       const schema = definition.messageSchema;
-      if (schema === undefined) return call(message);
+      if (schema === undefined) return route(deliveredCall(type, id, message, delivery));
       // Checked before routing: an invalid message reaches no worker or peer (a dead letter at once).
-      return checkedInOrder.inOrder(lane, checkMessage(type, schema, message), (checked) => call(checked.message));
+      return checkedInOrder.inOrder(delivery.lane, checkMessage(type, schema, message), (checked) =>
+        route(deliveredCall(type, id, checked.message, delivery)),
+      );
     },
   });
   /** Delivered messages of a lane reach their target in order, though their checks may end out of order. */
@@ -348,6 +339,25 @@ export function wire(config: Config): Wiring {
       const { delivered, retried, deadLettered } = deliverer.counters;
       return commitCount + delivered + retried + deadLettered;
     },
+  };
+}
+
+/** A message the outbox delivers, as a call routed to its target's owner. */
+function deliveredCall(
+  type: string,
+  id: string,
+  message: unknown,
+  { messageId, lane, trace, sender, from }: MessageDelivery,
+): ForwardedCall {
+  return {
+    type,
+    id,
+    message,
+    messageId,
+    ...(lane === undefined ? {} : { lane }),
+    ...(trace === undefined ? {} : { trace }),
+    ...(sender === undefined ? {} : { sender }),
+    ...(from === undefined ? {} : { from }),
   };
 }
 
