@@ -49,7 +49,18 @@ const system = createSystem({ store: memoryStore(), entities: [Counter] });
 const answer = await system.call(Counter.ref('counter-1'), { type: 'Increment' });
 export const count: number = answer.ok ? answer.state.count : 0;
 // @ts-expect-error: a Counter takes only its own messages
-await system.call(Counter.ref('counter-1'), { type: 'Decrement' });`,
+await system.call(Counter.ref('counter-1'), { type: 'Decrement' });
+// A messageSchema is any Standard Schema (its types come with the package); the message type is read from it.
+const Greeter = defineEntity({
+  type: 'Greeter',
+  messageSchema: {
+    '~standard': { version: 1, vendor: 'app', validate: (value: unknown) => ({ value: value as { name: string } }) },
+  },
+  handle: (message) => ok([{ type: 'Greeted' as const, name: message.name }]),
+  update: (_event, state) => state,
+});
+// @ts-expect-error: a name is a string
+await createSystem({ store: memoryStore(), entities: [Greeter] }).call(Greeter.ref('g'), { name: 1 });`,
   'pachyderm/sqlite': `
 import { sqliteStore } from 'pachyderm/sqlite';
 createSystem({ store: sqliteStore({ filename: 'app.db', synchronous: 'NORMAL' }), entities: [Counter] });`,

@@ -2,6 +2,7 @@
  * Compile-time checks of the public types (run by `tsc` in `npm run check`, not by Vitest).
  * Each `@ts-expect-error` fails the type check if the line it guards starts to compile.
  */
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import {
   type CallResult,
   cancelTimer,
@@ -12,8 +13,10 @@ import {
   defineReactor,
   type EffectCall,
   type EntityRef,
+  type EntitySelf,
   error,
   inline,
+  type MessageOf,
   memoryStore,
   ok,
   refsOf,
@@ -22,6 +25,8 @@ import {
   sendAfter,
   sql,
 } from 'pachyderm';
+import * as v from 'valibot';
+import { z } from 'zod';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<T extends true>(_value?: T): void {}
@@ -352,3 +357,91 @@ async function keyedCalls() {
   await system.call(Purse.ref('w'), { type: 'Deposit', cents: 5, currency: 'EUR' }, { idempotencyKey: 7 });
 }
 void keyedCalls;
+
+// With a messageSchema (any Standard Schema), the message type is the schema's output: `handle`'s
+// `message` needs no annotation, and refs, `system.call` and `send` take that type.
+const BasketMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('AddItem'), itemId: z.string(), quantity: z.number().int().positive() }),
+  z.object({ type: z.literal('Clear'), note: z.string().default('') }),
+]);
+type BasketMessage = z.output<typeof BasketMessage>;
+const Basket = defineEntity({
+  type: 'Basket',
+  messageSchema: BasketMessage,
+  init: () => ({ items: {} as Record<string, number> }),
+  handle(message, state, entity) {
+    assertType<Equal<typeof message, BasketMessage>>();
+    assertType<Equal<typeof state, { items: Record<string, number> }>>();
+    assertType<Equal<typeof entity.sender, EntityRef | undefined>>();
+    if (message.type === 'Clear') return ok([{ type: 'Cleared' as const, note: message.note }]);
+    if (message.quantity > 99) return error('too many' as const);
+    return ok([{ type: 'Added' as const, itemId: message.itemId, quantity: message.quantity }]);
+  },
+  update(event, state) {
+    if (event.type === 'Cleared') return { items: {} };
+    assertType<Equal<typeof event.quantity, number>>();
+    return { items: { ...state.items, [event.itemId]: event.quantity } };
+  },
+});
+assertType<Equal<MessageOf<typeof Basket>, BasketMessage>>();
+assertType<Equal<StateOf<typeof Basket>, { items: Record<string, number> }>>();
+async function basket() {
+  const system = createSystem({ store: memoryStore(), entities: [Basket] });
+  const result = await system.call(Basket.ref('b'), { type: 'AddItem', itemId: 'x', quantity: 1 });
+  assertType<Equal<typeof result, CallResult<{ items: Record<string, number> }, 'too many'>>>();
+  // @ts-expect-error a message the schema's type does not allow fails to compile (no quantity)
+  await system.call(Basket.ref('b'), { type: 'AddItem', itemId: 'x' });
+  // @ts-expect-error nor a type the schema does not know
+  await system.call(Basket.ref('b'), { type: 'Remove', itemId: 'x' });
+}
+void basket;
+
+// valibot too, with `handle` written before the schema, as an arrow; and a hand-written schema.
+const Meter = defineEntity({
+  type: 'Meter',
+  handle: (message, _state) => {
+    assertType<Equal<typeof message, { reading: number }>>();
+    return ok([{ type: 'Read' as const, reading: message.reading }]);
+  },
+  messageSchema: v.object({ reading: v.number() }),
+  init: () => 0,
+  update: (event, _state) => event.reading,
+});
+const handWritten: StandardSchemaV1<unknown, { ping: true }> = {
+  '~standard': {
+    version: 1,
+    vendor: 'hand',
+    validate: async (value) => ({ value: value as { ping: true } }),
+  },
+};
+const Pinged = defineEntity({
+  type: 'Pinged',
+  messageSchema: handWritten,
+  handle: (message) => ok([{ type: 'Pinged' as const, ping: message.ping }]),
+  update: (_event, state) => state,
+});
+async function otherSchemas() {
+  const system = createSystem({ store: memoryStore(), entities: [Meter, Pinged] });
+  await system.call(Meter.ref('m'), { reading: 3 });
+  // @ts-expect-error a reading is a number
+  await system.call(Meter.ref('m'), { reading: '3' });
+  await system.call(Pinged.ref('p'), { ping: true });
+  // @ts-expect-error ping is true
+  await system.call(Pinged.ref('p'), { ping: false });
+}
+void otherSchemas;
+
+// `entity.sender` is a ref whose message type is unknown: a reply to it is any JSON, once checked.
+const Echo = defineEntity({
+  type: 'Echo',
+  handle(message: { text: string }, _state, entity) {
+    // @ts-expect-error the sender may be undefined (a call, a timer)
+    send(entity.sender, { text: message.text });
+    if (!entity.sender) return ok([{ type: 'Heard' as const }]);
+    return ok([{ type: 'Echoed' as const }], [send(entity.sender, { echo: message.text, at: [1, 2] })]);
+  },
+  update: (_event, state) => state,
+});
+void Echo;
+const withSender: EntitySelf['sender'] = { type: 'Echo', id: 'e' };
+void withSender;

@@ -19,6 +19,8 @@ export interface ForwardedCall {
   readonly trace?: string;
   /** A delivered message's sender's `traceparent` (its outbox row's): the owner's span links to it. */
   readonly sender?: string;
+  /** The entity whose `send` wrote a delivered message (none for a timer): `entity.sender` in `handle`. */
+  readonly from?: { readonly type: string; readonly id: string };
   /** An idempotent call's key: the owner records the answer under it, or gives the one recorded. */
   readonly idempotencyKey?: string;
 }
@@ -43,7 +45,7 @@ export function parseCalls(body: unknown): readonly ForwardedCall[] | string {
   const calls = (body as { calls: unknown[] }).calls;
   for (const [i, call] of calls.entries()) {
     if (call === null || typeof call !== 'object') return `calls[${i}] must be an object`;
-    const { type, id, messageId, lane, trace, sender, idempotencyKey } = call as Record<string, unknown>;
+    const { type, id, messageId, lane, trace, sender, from, idempotencyKey } = call as Record<string, unknown>;
     if (typeof type !== 'string' || typeof id !== 'string') return `calls[${i}] needs a string type and id`;
     if (!('message' in call)) return `calls[${i}] needs a message`;
     if (messageId !== undefined && typeof messageId !== 'string') return `calls[${i}].messageId must be a string`;
@@ -51,8 +53,16 @@ export function parseCalls(body: unknown): readonly ForwardedCall[] | string {
       return `calls[${i}].lane must be a string, with a messageId`;
     if (trace !== undefined && typeof trace !== 'string') return `calls[${i}].trace must be a string`;
     if (sender !== undefined && typeof sender !== 'string') return `calls[${i}].sender must be a string`;
+    if (from !== undefined && (!isRef(from) || messageId === undefined))
+      return `calls[${i}].from must be { type, id } (strings), with a messageId`;
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || messageId !== undefined))
       return `calls[${i}].idempotencyKey must be a string, without a messageId`;
   }
   return calls as ForwardedCall[];
+}
+
+function isRef(value: unknown): value is { type: string; id: string } {
+  if (value === null || typeof value !== 'object') return false;
+  const { type, id } = value as Record<string, unknown>;
+  return typeof type === 'string' && typeof id === 'string';
 }

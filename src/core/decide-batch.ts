@@ -8,7 +8,7 @@
 import type { EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import type { KeyedAnswer } from '../store/port/index.js';
 import { addToPlan, type CommitPlan, emptyPlan } from './commit-plan.js';
-import { decide, type Registrations } from './decide.js';
+import { decide, type Registrations, withSender } from './decide.js';
 import type { Loaded } from './fold.js';
 import { encodeJson } from './json.js';
 
@@ -27,6 +27,8 @@ export interface BatchInput {
   readonly trace?: string;
   /** An idempotent call's key: its answer is recorded under it. */
   readonly key?: string;
+  /** The entity whose `send` delivered the message: `entity.sender` in `handle`. */
+  readonly sender?: EntityRef;
 }
 
 export interface BatchDecision {
@@ -56,13 +58,14 @@ export function decideBatch(
   const keyed: KeyedAnswer[] = [];
   let { state, version } = start;
   const stopped = new Set<string>();
-  for (const { message, lane, trace, key } of inputs) {
+  for (const { message, lane, trace, key, sender } of inputs) {
     if (lane !== undefined && stopped.has(lane)) {
       answers.push({ deferred: true });
       continue;
     }
     try {
-      const outcome = decide(definition, state, message, registrations, self);
+      const entity = sender === undefined ? self : withSender(self, sender);
+      const outcome = decide(definition, state, message, registrations, entity);
       if (outcome.kind === 'rejected') {
         if (key !== undefined) {
           const what = `The rejection of an idempotent call by ${definition.type}.handle (it is recorded under its key)`;

@@ -6,7 +6,7 @@
  * `update` is applied to the events as decoded from their stored (JSON) form, exactly as replay
  * does, so the state after a call equals the state rebuilt after a restart.
  */
-import type { EffectCall, EntityDefinition, EntitySelf } from '../define/entity.js';
+import type { EffectCall, EntityDefinition, EntityRef, EntitySelf } from '../define/entity.js';
 import { EntityCodeError, ErrorCode, messageOf } from '../errors.js';
 import { deepFreeze, encodeAndDecode } from './json.js';
 import { type PlannedEffect, planEffect, type Registrations } from './plan-effect.js';
@@ -31,6 +31,11 @@ export type Outcome<S, E, R> =
 /** The third argument of `handle` for the entity `type`/`id`. */
 export function entitySelf(type: string, id: string): EntitySelf {
   return { self: { type, id }, ref: (other: string) => ({ type, id: other }) };
+}
+
+/** The third argument of `handle` for a message that `sender` sent: `self` with `entity.sender`. */
+export function withSender(self: EntitySelf, sender: EntityRef): EntitySelf {
+  return { self: self.self, ref: self.ref, sender };
 }
 
 /** Builds the first state of an entity. */

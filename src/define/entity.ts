@@ -1,5 +1,7 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { assertValidName } from '../core/id.js';
 import { ConfigurationError } from '../errors.js';
+import { assertStandardSchema } from './standard-schema.js';
 
 declare const refTypes: unique symbol;
 
@@ -67,6 +69,15 @@ export interface EntitySelf<TType extends string = string, M = unknown, S = unkn
   readonly self: EntityRef<TType, M, S>;
   /** Another entity of this type. */
   ref(id: string): EntityRef<TType, M, S>;
+  /**
+   * The entity whose `send` delivered this message, as plain data `{ type, id }`; undefined for a
+   * `system.call` and for a timer (`sendAfter`, `sendAt`). Its message type is not known here, so
+   * a reply is checked only as JSON.
+   *
+   * @example
+   * if (entity.sender) return ok([{ type: 'Answered' }], [send(entity.sender, { type: 'Pong' })]);
+   */
+  readonly sender?: EntityRef;
 }
 
 /** The events a decision type records: the union over every `ok(...)` that `handle` can return. */
@@ -89,6 +100,16 @@ type StateLiterals<S> = [S] extends [unknown] ? (event: never, state: S) => S : 
 export interface EntityConfig<TType extends string, S, M, D extends Decision<unknown, unknown>> {
   /** The entity type's name, unique within a system. */
   readonly type: TType;
+  /**
+   * Checks every message before `handle`: any validator that implements Standard Schema (zod,
+   * valibot, arktype, ...). A message that fails it is refused with `INVALID_MESSAGE` and its
+   * issues, nothing committed; one delivered by `send` is a dead letter. `handle` gets the
+   * schema's output, and the message type is read from it: `message` needs no annotation.
+   *
+   * @example
+   * messageSchema: z.object({ type: z.literal('AddItem'), itemId: z.string(), quantity: z.number().int().positive() }),
+   */
+  readonly messageSchema?: StandardSchemaV1<unknown, M>;
   /** The state of an entity with no events. Optional: without it the first state is `undefined`. */
   readonly init?: () => S;
   /**
@@ -129,6 +150,8 @@ export interface EntityConfig<TType extends string, S, M, D extends Decision<unk
 export interface EntityDefinition<TType extends string = string, S = unknown, M = unknown, E = unknown, R = unknown> {
   readonly kind: 'entity';
   readonly type: TType;
+  /** Checks each message before `handle` (see `EntityConfig.messageSchema`); none when not given. */
+  readonly messageSchema?: StandardSchemaV1;
   readonly init: () => S;
   handle(message: M, state: S, entity: EntitySelf<TType, M, S>): Decision<E, R>;
   update(event: E, state: S): S;
@@ -145,7 +168,8 @@ export interface EntityDefinition<TType extends string = string, S = unknown, M 
 }
 
 /**
- * Define an entity type. Types infer: `state` from `init`, `event` from what `handle` returns.
+ * Define an entity type. Types infer: `state` from `init`, `event` from what `handle` returns,
+ * `message` from `messageSchema` when there is one (else annotate it).
  *
  * @example
  * const Counter = defineEntity({
@@ -179,10 +203,12 @@ export function defineEntity<
   if (!Number.isSafeInteger(eventVersion) || eventVersion < 1) {
     throw new ConfigurationError(`Entity ${config.type}: eventVersion must be a whole number >= 1`);
   }
-  const type = config.type;
+  const { type, messageSchema } = config;
+  if (messageSchema !== undefined) assertStandardSchema(messageSchema, `Entity ${type}: messageSchema`);
   return Object.freeze({
     kind: 'entity' as const,
     type,
+    ...(messageSchema === undefined ? {} : { messageSchema: messageSchema as StandardSchemaV1 }),
     init: config.init ?? (() => undefined as S),
     handle: config.handle as (message: M, state: S, entity: EntitySelf<TType, M, S>) => Decision<E, R>,
     update: config.update,

@@ -8,7 +8,7 @@ import { SpanKind } from '@opentelemetry/api';
 import type { CancelTimer, Clock } from '../clock.js';
 import { decodeJson } from '../core/json.js';
 import type { AppContext, EffectDefinition } from '../define/effect.js';
-import { messageOf } from '../errors.js';
+import { ErrorCode, isPachydermError, messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox, OutboxOutcome, OutboxRecord } from '../store/port/index.js';
 import { Attribute, SpanName, type Telemetry } from '../telemetry/telemetry.js';
@@ -26,6 +26,20 @@ export type DeliveryResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly error: unknown }
   | { readonly ok: false; readonly deferred: true };
+
+/** What the deliverer knows of a message it hands over, beside its target and the message. */
+export interface MessageDelivery {
+  /** The row's idempotency key: the target records it with the events that handle the message. */
+  readonly messageId: string;
+  /** The row's order key: a lane's messages are handled in order. */
+  readonly lane?: string;
+  /** The `traceparent` of the delivery's span. */
+  readonly trace?: string;
+  /** The `traceparent` of the span whose decision wrote the row. */
+  readonly sender?: string;
+  /** The entity whose `send` wrote the row; none for a timer. */
+  readonly from?: { readonly type: string; readonly id: string };
+}
 
 export interface DelivererOptions {
   readonly store: OutboxStore;
@@ -51,12 +65,7 @@ export interface DelivererOptions {
    * Hands a message to the target entity of this system; undefined when it serves no such type.
    * Messages handed over in one turn of the event loop reach their targets' mailboxes together.
    */
-  deliver(
-    type: string,
-    id: string,
-    message: unknown,
-    delivery: { readonly messageId: string; readonly lane?: string; readonly trace?: string; readonly sender?: string },
-  ): Promise<DeliveryResult> | undefined;
+  deliver(type: string, id: string, message: unknown, delivery: MessageDelivery): Promise<DeliveryResult> | undefined;
 }
 
 /** What this process did since it started. */
@@ -192,7 +201,7 @@ export class AtLeastOnceDeliverer {
           if (stopped && !('done' in outcome)) outcome = { released: true };
           else if (row.kind === 'message' && !('done' in outcome) && !('dead' in outcome)) stopped = true;
           this.#count(row, outcome);
-          outcomes.add([{ id: row.id, outcome }]);
+          outcomes.add([{ id: row.id, outcome: storable(outcome) }]);
         }
       }),
     );
@@ -268,6 +277,7 @@ export class AtLeastOnceDeliverer {
             ...(lane === undefined ? {} : { lane }),
             ...(trace === undefined ? {} : { trace }),
             ...(row.traceContext === undefined ? {} : { sender: row.traceContext }),
+            ...(row.timer ? {} : { from: { type: row.sourceType, id: row.sourceId } }),
           });
           return delivery ?? Promise.resolve(undefined);
         },
@@ -279,6 +289,8 @@ export class AtLeastOnceDeliverer {
       if ('deferred' in result) return { released: true };
       return { dead: true, error: `${target.type} rejected the message: ${safeJson(result.error)}` };
     } catch (error) {
+      // It failed its target's messageSchema: it will not pass on a later attempt.
+      if (isPachydermError(error, ErrorCode.InvalidMessage)) return { dead: true, error: error.message };
       return this.#failed(row, this.options.messageRetry, messageOf(error));
     }
   }
@@ -287,6 +299,15 @@ export class AtLeastOnceDeliverer {
     if (row.attempts >= policy.maxAttempts) return { dead: true, error };
     return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts), error };
   }
+}
+
+/**
+ * The outcome with an error text every store can hold: PostgreSQL's text holds no NUL, and an
+ * error's text may come from anywhere (a thrown message, a schema's issues quoting the message).
+ */
+function storable(outcome: OutboxOutcome): OutboxOutcome {
+  if (!('error' in outcome) || !outcome.error.includes('\u0000')) return outcome;
+  return { ...outcome, error: outcome.error.replaceAll('\u0000', '\uFFFD') };
 }
 
 /** A row's span attributes. */

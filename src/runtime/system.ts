@@ -20,6 +20,7 @@ import { type SubscribedEvent, subscribe } from '../read/subscribe.js';
 import type { OutboxStats } from '../store/port/index.js';
 import { PAGE_SIZE } from './activation.js';
 import { registerInspection } from './inspection.js';
+import { checkMessage } from './message-schema.js';
 import { resolveOptions, type SystemOptions } from './options.js';
 import { type Wiring, wire } from './wiring.js';
 import type { CallResult } from './worker.js';
@@ -215,12 +216,16 @@ class RunningSystem implements System {
       throw new ConfigurationError('call: options must be an object { idempotencyKey }');
     }
     if (key !== undefined) assertValidKey(key);
-    assertJsonSafe(message, `The message to ${definition.type}`);
+    // Checked here, before routing: an invalid message reaches no worker or peer; `handle` gets the output.
+    const schema = definition.messageSchema;
+    let checked: unknown = message;
+    if (schema === undefined) assertJsonSafe(message, `The message to ${definition.type}`);
+    else checked = (await checkMessage(definition.type, schema, message)).message;
     if (!this.parts.cluster) {
       const keyed = key === undefined ? undefined : { key };
-      return this.parts.here(definition, ref.id, message, undefined, undefined, keyed) as Promise<CallResult<S, R>>;
+      return this.parts.here(definition, ref.id, checked, undefined, undefined, keyed) as Promise<CallResult<S, R>>;
     }
-    const call = { type: definition.type, id: ref.id, message };
+    const call = { type: definition.type, id: ref.id, message: checked };
     return this.parts.route(key === undefined ? call : { ...call, idempotencyKey: key }) as Promise<CallResult<S, R>>;
   }
 

@@ -10,7 +10,7 @@ import { assertValidId, assertValidKey } from '../core/id.js';
 import { decodeFrozen } from '../core/json.js';
 import { partitionOf } from '../core/partitions.js';
 import type { EntityDefinition } from '../define/entity.js';
-import { AtLeastOnceDeliverer } from '../outbox/deliverer.js';
+import { AtLeastOnceDeliverer, type MessageDelivery } from '../outbox/deliverer.js';
 import { FeedSignal } from '../read/feed-signal.js';
 import { ReadSide } from '../read/read-side.js';
 import type {
@@ -29,6 +29,8 @@ import { AtMostOnceEffects } from './at-most-once-effects.js';
 import { Batcher } from './batcher.js';
 import { FreshCopies } from './fresh-copies.js';
 import { type CommitOutcome, GuardedStore } from './guarded-store.js';
+import { LaneOrder } from './lane-order.js';
+import { checkMessage } from './message-schema.js';
 import type { Config } from './options.js';
 import { liveSince, Pruner } from './retention.js';
 import { SnapshotWriter } from './snapshot-writer.js';
@@ -243,27 +245,27 @@ export function wire(config: Config): Wiring {
     context: config.context,
     messageRetry: config.messageRetry,
     telemetry,
-    deliver(type, id, message, { messageId, lane, trace, sender }) {
-      if (!registered.entity(type)) return undefined;
+    deliver(type, id, message, delivery) {
+      const definition = registered.entity(type);
+      if (!definition) return undefined;
       assertValidId(id);
-      return route({
-        type,
-        id,
-        message,
-        messageId,
-        ...(lane === undefined ? {} : { lane }),
-        ...(trace === undefined ? {} : { trace }),
-        ...(sender === undefined ? {} : { sender }),
-      });
+      const schema = definition.messageSchema;
+      if (schema === undefined) return route(deliveredCall(type, id, message, delivery));
+      // Checked before routing: an invalid message reaches no worker or peer (a dead letter at once).
+      return checkedInOrder.inOrder(delivery.lane, checkMessage(type, schema, message), (checked) =>
+        route(deliveredCall(type, id, checked.message, delivery)),
+      );
     },
   });
+  /** Delivered messages of a lane reach their target in order, though their checks may end out of order. */
+  const checkedInOrder = new LaneOrder();
 
   /** A call on this node's worker for the entity. */
   const local = (call: ForwardedCall, fromPeer = false): Promise<MessageAnswer> => {
-    const { type, id, message, messageId, lane, idempotencyKey } = call;
+    const { type, id, message, messageId, idempotencyKey } = call;
     assertValidId(id);
     if (idempotencyKey !== undefined) assertValidKey(idempotencyKey);
-    const delivery = messageId === undefined ? undefined : lane === undefined ? { messageId } : { messageId, lane };
+    const delivery = messageId === undefined ? undefined : deliveryOf(messageId, call);
     const origin = { parent: call.trace, sender: call.sender, delivered: delivery !== undefined, forwarded: fromPeer };
     const keyed = idempotencyKey === undefined ? undefined : { key: idempotencyKey };
     return here(registered.requireEntity(type), id, message, delivery, origin, keyed);
@@ -335,6 +337,33 @@ export function wire(config: Config): Wiring {
       return commitCount + delivered + retried + deadLettered;
     },
   };
+}
+
+/** A message the outbox delivers, as a call routed to its target's owner. */
+function deliveredCall(
+  type: string,
+  id: string,
+  message: unknown,
+  { messageId, lane, trace, sender, from }: MessageDelivery,
+): ForwardedCall {
+  return {
+    type,
+    id,
+    message,
+    messageId,
+    ...(lane === undefined ? {} : { lane }),
+    ...(trace === undefined ? {} : { trace }),
+    ...(sender === undefined ? {} : { sender }),
+    ...(from === undefined ? {} : { from }),
+  };
+}
+
+/** A delivered message's id, lane and sender, as the worker takes them. */
+function deliveryOf(messageId: string, { lane, from }: ForwardedCall): Delivery {
+  if (from === undefined) return lane === undefined ? { messageId } : { messageId, lane };
+  // A plain ref, whatever else a peer's JSON held.
+  const sender = { type: from.type, id: from.id };
+  return lane === undefined ? { messageId, sender } : { messageId, lane, sender };
 }
 
 /** The origin of a `system.call` run in this process: its span is under the caller's context. */

@@ -26,11 +26,13 @@ export type MessageAnswer =
   | { readonly ok: true; readonly duplicate: true }
   | { readonly ok: false; readonly deferred: true };
 
-/** A message delivered from the outbox: its id, recorded with the events that handle it, and its lane. */
+/** A message delivered from the outbox: its id, recorded with the events that handle it, its lane and sender. */
 export interface Delivery {
   readonly messageId: string;
   /** Messages of one lane are handled in order: one not handled holds back the rest that wait. */
   readonly lane?: string;
+  /** The entity whose `send` wrote it (none for a timer): `handle` sees it as `entity.sender`. */
+  readonly sender?: EntityRef;
 }
 
 /** A call with `{ idempotencyKey }`: its answer is recorded under the key, and a repeat gets that answer. */
@@ -442,6 +444,8 @@ export class EntityWorker {
 function inputOf(pending: Pending): BatchInput {
   const lane = pending.delivery?.lane;
   let input: BatchInput = lane === undefined ? { message: pending.message } : { message: pending.message, lane };
+  const sender = pending.delivery?.sender;
+  if (sender !== undefined) input = { ...input, sender };
   if (pending.key !== undefined) input = { ...input, key: pending.key };
   return pending.trace ? { ...input, trace: pending.trace.traceparent } : input;
 }

@@ -9,9 +9,17 @@
  *   .then([{ type: 'Increased', amount: 1 }]);
  */
 import assert from 'node:assert/strict';
-import { applyEvent, decide, entitySelf, initialState, type Outcome, type Registrations } from '../core/decide.js';
+import {
+  applyEvent,
+  decide,
+  entitySelf,
+  initialState,
+  type Outcome,
+  type Registrations,
+  withSender,
+} from '../core/decide.js';
 import { decodeFrozen, encodeJson } from '../core/json.js';
-import type { EffectCall, EntityDefinition } from '../define/entity.js';
+import type { EffectCall, EntityDefinition, EntityRef } from '../define/entity.js';
 import { isPachydermError } from '../errors.js';
 import { defaultRetryPolicy } from '../outbox/retry-policy.js';
 
@@ -39,14 +47,18 @@ export interface When<S, M, E, R> {
 
 /**
  * Starts a specification of one entity definition from the events already in its log.
- * `options.id` is the entity's id as `handle` sees it (default `test-entity`).
+ * `options.id` is the entity's id as `handle` sees it (default `test-entity`); `options.sender` is
+ * `entity.sender`, the entity that sent the message (default none, as for a `system.call`).
  */
 export function given<S, M, E, R>(
   definition: EntityDefinition<string, S, M, E, R>,
   events: readonly E[] = [],
-  options: { id?: string } = {},
+  options: { id?: string; sender?: EntityRef } = {},
 ): When<S, M, E, R> {
   const id = options.id ?? 'test-entity';
+  const self = entitySelf(definition.type, id);
+  const sender = options.sender;
+  const entity = sender === undefined ? self : withSender(self, { type: sender.type, id: sender.id });
   return {
     when(message) {
       let result: { outcome: Outcome<S, E, R> } | { thrown: unknown };
@@ -55,7 +67,7 @@ export function given<S, M, E, R>(
         events.forEach((event, i) => {
           state = applyEvent(definition, state, decodeFrozen<E>(encodeJson(event, `Given event ${i}`)));
         });
-        result = { outcome: decide(definition, state, message, anything, entitySelf(definition.type, id)) };
+        result = { outcome: decide(definition, state, message, anything, entity) };
       } catch (thrown) {
         result = { thrown };
       }
