@@ -18,6 +18,7 @@ import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { clusterFailover, clusterScaling, clusterSection, clusterTargets } from './cluster.js';
+import { evolutionSection, keyedCalls, upcastActivation } from './evolution.js';
 import { drive, fmt, type Measured, RUNS, range, repeat, stat } from './measure.js';
 import {
   type MessagingTarget,
@@ -409,7 +410,7 @@ async function postgresServer(): Promise<{ url: string; stop(): Promise<void> }>
 
 async function main() {
   // `npm run bench -- messaging backlog`: only those parts (calls, messaging, backlog, memory,
-  // read-side, cluster, telemetry), printed; BENCHMARKS.md is left as it is.
+  // read-side, cluster, telemetry, evolution), printed; BENCHMARKS.md is left as it is.
   const directory = await mkdtemp(join(tmpdir(), 'pachyderm-bench-'));
   p99Before = await previousP99();
   ratesBefore = await previousRates();
@@ -648,6 +649,13 @@ async function main() {
       await clusterScaling(databaseUrl);
       await clusterFailover(databaseUrl);
     }
+    if (part('evolution')) {
+      for (const target of targets) {
+        console.log(`\nChanging safely, ${target.name}`);
+        await keyedCalls({ name: target.name, store: target.store, size: target.name === 'memory' ? 20_000 : 2_000 });
+        await upcastActivation({ name: target.name, store: target.store, size: 0 }, 2_000, 10);
+      }
+    }
     // Last: it registers an SDK globally, in turns.
     if (part('telemetry')) {
       console.log('\nTelemetry');
@@ -729,6 +737,7 @@ ${messagingSection()}
 ${readSideSection()}
 ${clusterSection()}
 ${telemetrySection(previousRate)}
+${evolutionSection()}
 ## How the numbers come about
 
 - **Group commit.** Appends of different entities that arrive in one turn of the event loop, or
@@ -794,7 +803,9 @@ ${telemetrySection(previousRate)}
   third and ratios by up to 0.3. Compare ratios within one run, not figures across runs.
 `;
   if (only.length > 0) {
-    console.log(`\n${targetsTable()}\n\n${messagingSection()}\n${telemetrySection(previousRate)}`);
+    console.log(
+      `\n${targetsTable()}\n\n${messagingSection()}\n${telemetrySection(previousRate)}\n${evolutionSection()}`,
+    );
     return;
   }
   await writeFile('BENCHMARKS.md', markdown);

@@ -28,6 +28,17 @@ export function encodeAndDecode<T>(value: unknown, what: string): { readonly tex
   return { text, decoded: decodeFrozen<T>(text) };
 }
 
+/**
+ * The frozen value that encoding a value and decoding the text would give, without keeping the
+ * text: plain data is copied and frozen in one walk; anything else takes the JSON round trip.
+ *
+ * @throws SerializationError when JSON cannot carry the value faithfully
+ */
+export function jsonCopy<T>(value: unknown, what: string): T {
+  const copy = plain(value, 0, true);
+  return (copy !== NOT_PLAIN ? copy : decodeFrozen(encodeJson(value, what))) as T;
+}
+
 const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
 
 /** Deeper than this, a value is treated as possibly cyclic and checked the slow way. */

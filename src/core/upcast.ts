@@ -6,7 +6,7 @@
  */
 import type { EntityDefinition } from '../define/entity.js';
 import { ErrorCode, messageOf, UpcastError } from '../errors.js';
-import { decodeFrozen, encodeAndDecode } from './json.js';
+import { decodeFrozen, jsonCopy } from './json.js';
 
 /** What an event's reading needs of its stored form. */
 export interface StoredForm {
@@ -58,7 +58,7 @@ export function eventOf<E>(
   }
   // The common case, an upcast that returns the event as it came, needs no copy.
   if (upcast === decoded) return decoded;
-  return encodeAndDecode<E>(upcast, `What ${definition.type}.upcast returned for ${where}`).decoded;
+  return jsonCopy<E>(upcast, `What ${definition.type}.upcast returned for ${where}`);
 }
 
 /**

@@ -275,12 +275,23 @@ export class EntityWorker {
    */
   async #handle(taken: readonly Pending[]): Promise<void> {
     const { definition, runtime } = this;
-    // Keyed calls the log has answered get that answer, and are not decided again.
-    let batch = taken.some((pending) => pending.key !== undefined) ? await this.#repeats(taken) : taken;
-    if (batch.length === 0) return;
+    // An entity not loaded yet is read while the keys are looked up.
+    const loading = this.#loaded === undefined ? this.#read() : undefined;
+    let batch = taken;
+    if (taken.some((pending) => pending.key !== undefined)) {
+      // Keyed calls the log has answered get that answer, and are not decided again.
+      batch = await this.#repeats(taken).catch(async (error: unknown) => {
+        await loading?.catch(() => {});
+        throw error;
+      });
+    }
+    if (batch.length === 0) {
+      await loading?.catch(() => {});
+      return;
+    }
     // True while `current` was read after the batch's messages arrived.
-    let fresh = this.#loaded === undefined;
-    let current = this.#loaded ?? (await this.#read());
+    let fresh = loading !== undefined;
+    let current = loading ? await loading : (this.#loaded as Loaded<unknown>);
     if (!fresh && this.#behind(current)) {
       current = await this.#read(current);
       fresh = true;
