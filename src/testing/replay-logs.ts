@@ -3,13 +3,13 @@
  * (several logs per read), folded from version 1 through the current definition (`eventOf`, then
  * `applyEvent`), each entity's state compared with its recorded snapshot on the way. Reads only.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { applyEvent, initialState } from '../core/decide.js';
 import { eventOf, schemaFor } from '../core/upcast.js';
 import type { EntityDefinition } from '../define/entity.js';
 import { isPachydermError, messageOf } from '../errors.js';
 import type { GuardedStore } from '../runtime/guarded-store.js';
 import type { StoredEvent, StoredSnapshot } from '../store/port/index.js';
+import { stateDifference } from './state-difference.js';
 
 /** Events read per log and round trip. */
 const EVENTS_PER_READ = 500;
@@ -144,15 +144,16 @@ function compare(replay: Replay, tally: Tally): void {
   const recorded = JSON.parse(snapshot.state) as unknown;
   const replayed = asJson(replay.state);
   const reached = replay.version === snapshot.version;
-  if (reached && isDeepStrictEqual(recorded, replayed)) return;
-  const { type } = replay.definition;
+  const difference = reached ? stateDifference(recorded, replayed) : 'past the end of the log';
+  if (difference === undefined) return;
+  const schema = JSON.stringify(snapshot.schemaVersion);
   tally.failures.push({
-    ref: { type, id: replay.id },
+    ref: { type: replay.definition.type, id: replay.id },
     kind: 'state-differs',
     version: snapshot.version,
     message: reached
-      ? `the state replayed to version ${snapshot.version} differs from the snapshot of ${type} ${JSON.stringify(replay.id)} recorded there (schema ${JSON.stringify(snapshot.schemaVersion)})`
-      : `the snapshot of ${type} ${JSON.stringify(replay.id)} is at version ${snapshot.version}, past the end of its log (version ${replay.version})`,
+      ? `the replayed state differs from the snapshot (schema ${schema}) ${difference}`
+      : `the snapshot (schema ${schema}) is at version ${snapshot.version}, past the end of the log (version ${replay.version})`,
     recorded,
     replayed,
   });
