@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Store } from 'pachyderm';
 import type { StreamAppend } from 'pachyderm/store';
@@ -245,6 +246,9 @@ for (const place of places) {
 
 describe('pachyderm replay-check, exit codes', () => {
   let runs: Record<string, Run>;
+  let silent: Server;
+  let silentMs = 0;
+  const sockets = new Set<Socket>();
 
   beforeAll(async () => {
     const dir = join(work, 'exits');
@@ -258,18 +262,34 @@ describe('pachyderm replay-check, exit codes', () => {
       join(dir, 'no-entities.mjs'),
       `import { memoryStore } from 'pachyderm';\nexport default { store: memoryStore() };\n`,
     );
-    await writeFile(
-      join(dir, 'unreachable.mjs'),
-      `import { defineEntity, ok, silentLogger } from 'pachyderm';\nimport { postgresStore } from 'pachyderm/postgres';\n${entity}\nexport default { store: postgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/x' }), entities: [Account], logger: silentLogger };\n`,
-    );
+    const postgresApp = (url: string) =>
+      `import { defineEntity, ok, silentLogger } from 'pachyderm';\nimport { postgresStore } from 'pachyderm/postgres';\n${entity}\nexport default { store: postgresStore({ connectionString: '${url}' }), entities: [Account], logger: silentLogger };\n`;
+    await writeFile(join(dir, 'unreachable.mjs'), postgresApp('postgres://postgres@127.0.0.1:1/x'));
+    // A "database" that accepts connections and never answers: the CLI must give up by itself.
+    silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    await writeFile(join(dir, 'silent.mjs'), postgresApp(`postgres://postgres@127.0.0.1:${port}/x`));
+    const started = performance.now();
+    const silentRun = cli(['replay-check', '--app', 'exits/silent.mjs']).then((run) => {
+      silentMs = performance.now() - started;
+      return run;
+    });
     const [memory, badSample, noEntities, unreachable] = await Promise.all([
       cli(['replay-check', '--app', 'exits/memory.mjs']),
       cli(['replay-check', '--app', 'exits/memory.mjs', '--sample', '0']),
       cli(['replay-check', '--app', 'exits/no-entities.mjs', '--json']),
       cli(['replay-check', '--app', 'exits/unreachable.mjs', '--json']),
     ]);
-    runs = { memory, badSample, noEntities, unreachable } as Record<string, Run>;
+    runs = { memory, badSample, noEntities, unreachable, silent: await silentRun } as Record<string, Run>;
   }, 60_000);
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent?.close(resolve));
+  });
 
   it('0 on an empty store (a memory store is one: the note says so)', () => {
     expect(runs.memory?.code).toBe(0);
@@ -277,7 +297,7 @@ describe('pachyderm replay-check, exit codes', () => {
     expect(runs.memory?.stderr).toContain('note: the app uses a memory store');
   });
 
-  it('2 for a --sample that is not a whole number >= 1; 3 for options without entities; 5 for a store out of reach', () => {
+  it('2 for a --sample that is not a whole number >= 1; 3 for options without entities; 5 for a store out of reach, or silent for 5 s', () => {
     expect(runs.badSample?.code).toBe(2);
     expect(runs.badSample?.stderr).toBe('pachyderm: --sample must be a whole number >= 1, got "0"\n');
     expect(runs.noEntities?.code).toBe(3);
@@ -287,5 +307,8 @@ describe('pachyderm replay-check, exit codes', () => {
     });
     expect(runs.unreachable?.code).toBe(5);
     expect(JSON.parse(runs.unreachable?.stdout as string).error.code).toBe('STORE_UNAVAILABLE');
+    expect(runs.silent?.code).toBe(5);
+    expect(runs.silent?.stderr).toMatch(/^pachyderm: the store did not answer within 5 s \(check/);
+    expect(silentMs).toBeLessThan(15_000);
   });
 });
