@@ -739,7 +739,15 @@ export default {
   it('0: --help and -h print the usage of every command on stdout; <command> --help its flags', () => {
     for (const run of [runs.help, runs.h] as Run[]) {
       expect(run.code).toBe(0);
-      for (const command of ['inspect', 'events', 'dead-letters', 'projections', 'stats', 'dashboard']) {
+      for (const command of [
+        'inspect',
+        'events',
+        'dead-letters',
+        'projections',
+        'stats',
+        'dashboard',
+        'replay-check',
+      ]) {
         expect(run.stdout).toContain(`pachyderm ${command} `);
       }
     }
@@ -773,7 +781,8 @@ export default {
     expect(runs.alone).toMatchObject({ code: 2, stdout: '' });
     expect((runs.alone as Run).stderr).toContain('Usage:');
     const expected: Record<string, RegExp> = {
-      unknownCommand: /unknown command "frob": one of inspect, events, dead-letters, projections, stats, dashboard/,
+      unknownCommand:
+        /unknown command "frob": one of inspect, events, dead-letters, projections, stats, dashboard, replay-check/,
       noApp: /inspect needs --app <module>: the module that exports your createSystem options/,
       noId: /inspect needs <type> <id>: pachyderm inspect <type> <id> --app <module>/,
       unknownFlag: /inspect: Unknown option '--bogus'/,

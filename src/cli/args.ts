@@ -104,7 +104,7 @@ export function usage(commands: Readonly<Record<string, Command>>): string {
     `      ${command.summary}`,
   ]);
   return [
-    'pachyderm: look at the entities, outbox and projections of a Pachyderm application',
+    'pachyderm: look at the entities, outbox and projections of a Pachyderm application; check that its logs replay',
     '',
     'Usage:',
     ...lines,

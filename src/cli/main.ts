@@ -12,6 +12,7 @@ import { deadLetters } from './commands/dead-letters.js';
 import { events } from './commands/events.js';
 import { inspect } from './commands/inspect.js';
 import { projections } from './commands/projections.js';
+import { replayCheck } from './commands/replay-check.js';
 import { stats } from './commands/stats.js';
 import { ExitCode, toCliError } from './exit-codes.js';
 import { loadApp } from './load-app.js';
@@ -26,6 +27,7 @@ const commands: Readonly<Record<string, Command>> = {
   stats,
   // The dashboard (another branch) replaces commands/dashboard.ts; until then it says it is not available.
   dashboard,
+  'replay-check': replayCheck,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

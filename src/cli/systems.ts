@@ -1,12 +1,15 @@
 /**
  * The systems the CLI opens on the app's options, and their end. A command works inside
- * `withSystem`: the store must answer within a few seconds (a driver may wait minutes on an
- * address that drops packets), and the system is closed however the command ends.
+ * `withSystem` (or `withStore`, on the app's store object alone): the store must answer within a
+ * few seconds (a driver may wait minutes on an address that drops packets), and the system is
+ * closed (the store released) however the command ends.
  */
 import { isPachydermError, messageOf } from '../errors.js';
+import { GuardedStore } from '../runtime/guarded-store.js';
 import { inspection } from '../runtime/inspection.js';
 import type { SystemOptions } from '../runtime/options.js';
 import { createSystem, createToolSystem, type System } from '../runtime/system.js';
+import type { Store } from '../store/port/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { progress } from './output.js';
 
@@ -37,13 +40,10 @@ export async function withSystem<T>(
   process.once('SIGINT', interrupted);
   let answered = false;
   try {
-    await reachable(system);
+    await reachable(() => system.deadLetters({ limit: 1 }));
     answered = true;
     const result = await work(system);
-    // Only once the command worked: a failing command's stderr stays its one line.
-    if (inspection(system).storeKind === 'memory') {
-      await progress('pachyderm: note: the app uses a memory store; this process saw an empty store of its own');
-    }
+    await noteMemory(inspection(system).storeKind);
     return result;
   } finally {
     process.off('SIGINT', interrupted);
@@ -53,8 +53,40 @@ export async function withSystem<T>(
   }
 }
 
+/**
+ * Runs `work` on the app's store object itself, without a system (for work that needs none, such
+ * as `replay-check`): retained and opened first, under the same deadline, and released however the
+ * command ends. What `work` does with the store is its own: this only reads one dead letter.
+ */
+export async function withStore<T>(store: Store, work: (store: Store) => Promise<T>): Promise<T> {
+  const guarded = new GuardedStore(store);
+  guarded.retain();
+  const release = () => guarded.release();
+  const interrupted = () => void closeWithin({ close: release }).finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  let answered = false;
+  try {
+    await reachable(() => guarded.deadLetters(1));
+    answered = true;
+    const result = await work(store);
+    await noteMemory(store.kind);
+    return result;
+  } finally {
+    process.off('SIGINT', interrupted);
+    if (answered) await closeWithin({ close: release });
+    else void release().catch(() => {});
+  }
+}
+
+/** Only once the command worked: a failing command's stderr stays its one line. */
+async function noteMemory(storeKind: string): Promise<void> {
+  if (storeKind === 'memory') {
+    await progress('pachyderm: note: the app uses a memory store; this process saw an empty store of its own');
+  }
+}
+
 /** Opens the store with a cheap query (an indexed one), or fails with `STORE_UNAVAILABLE` in time. */
-async function reachable(system: System): Promise<void> {
+async function reachable(query: () => Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -69,13 +101,13 @@ async function reachable(system: System): Promise<void> {
     }, CONNECT_TIMEOUT_MS);
   });
   try {
-    await Promise.race([system.deadLetters({ limit: 1 }), deadline]);
+    await Promise.race([query(), deadline]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function closeWithin(system: System): Promise<void> {
+async function closeWithin(system: { close(): Promise<void> }): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);

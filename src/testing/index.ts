@@ -135,5 +135,7 @@ function roundTrip<T>(value: T): T {
   return JSON.parse(encodeJson(value, 'The expected value')) as T;
 }
 
+export type { CheckReplayOptions, ReplayFailure, ReplayReport } from './check-replay.js';
+export { checkReplay } from './check-replay.js';
 export type { GivenEvent, ProjectedDatabase, ProjectionThen, RenderedStatement } from './projection.js';
 export { givenProjection, runProjection } from './projection.js';
