@@ -2,11 +2,13 @@
  * The cost of changing safely in `npm run bench`: idempotent calls (the key looked up before the
  * decision and recorded with the commit) against the same calls without a key, and repeats of a
  * key (answered from the store, `handle` not called); activating an entity whose log was written by
- * an older `eventVersion` (every event upcast) against one of the current version. Runs
- * interleaved in one process, on the same store.
+ * an older `eventVersion` (every event upcast) against one of the current version; calls checked
+ * by a zod `messageSchema` against unchecked ones. Runs interleaved in one process, on the same
+ * store.
  */
 import { randomUUID } from 'node:crypto';
 import { createSystem, defineEntity, ok, type Store, silentLogger } from 'pachyderm';
+import { z } from 'zod';
 import { drive, fmt, type Measured, RUNS, range, type Sample, stat } from './measure.js';
 
 const Counter = defineEntity({
@@ -36,6 +38,15 @@ const NotesV2 = defineEntity({
   update: (event, state) => ({ count: state.count + 1, sum: state.sum + event.value }),
 });
 
+/** The counter with a zod schema for its messages: every call is checked before `handle`. */
+const CheckedCounter = defineEntity({
+  type: 'Counter',
+  messageSchema: z.object({ type: z.literal('Increment'), by: z.number().int().positive().default(1) }),
+  init: () => ({ count: 0 }),
+  handle: (message, _state) => ok([{ type: 'Increased' as const, amount: message.by }]),
+  update: (event, state) => ({ count: state.count + event.amount }),
+});
+
 export interface EvolutionTarget {
   readonly name: string;
   store(): Store;
@@ -49,6 +60,11 @@ interface KeyedResult {
   readonly keyed: Measured;
   readonly repeats: Measured;
 }
+interface SchemaResult {
+  readonly store: string;
+  readonly plain: Measured;
+  readonly checked: Measured;
+}
 interface UpcastResult {
   readonly store: string;
   /** Events folded per second when activating. */
@@ -57,6 +73,7 @@ interface UpcastResult {
 }
 const keyedResults: KeyedResult[] = [];
 const upcastResults: UpcastResult[] = [];
+const schemaResults: SchemaResult[] = [];
 
 function measured(samples: readonly Sample[]): Measured {
   return {
@@ -110,6 +127,26 @@ export async function keyedCalls(target: EvolutionTarget): Promise<void> {
     keyed: measured(samples.keyed),
     repeats: measured(samples.repeats),
   });
+}
+
+/** One hot entity, 256 callers: a counter without a message schema, and with a zod one. */
+export async function schemaCost(target: EvolutionTarget): Promise<void> {
+  const samples = { plain: [] as Sample[], checked: [] as Sample[] };
+  for (let run = 0; run < RUNS; run++) {
+    const id = randomUUID();
+    const plain = createSystem({ store: target.store(), entities: [Counter], logger: silentLogger });
+    samples.plain.push(await drive(target.size, 256, () => plain.call(Counter.ref(id), { type: 'Increment' })));
+    await plain.close();
+    const checked = createSystem({ store: target.store(), entities: [CheckedCounter], logger: silentLogger });
+    const ref = CheckedCounter.ref(`${id}-checked`);
+    samples.checked.push(await drive(target.size, 256, () => checked.call(ref, { type: 'Increment', by: 1 })));
+    await checked.close();
+    process.stdout.write(
+      `\r  message schema, ${target.name}: run ${run + 1}/${RUNS}, ${fmt(samples.plain.at(-1)?.callsPerSecond ?? 0)} vs ${fmt(samples.checked.at(-1)?.callsPerSecond ?? 0)} calls/s   `,
+    );
+  }
+  process.stdout.write('\n');
+  schemaResults.push({ store: target.name, plain: measured(samples.plain), checked: measured(samples.checked) });
 }
 
 /**
@@ -171,7 +208,11 @@ const ratio = (a: Measured, b: Measured) => `${fmt(a.rate.median / b.rate.median
 
 /** The BENCHMARKS.md section. */
 export function evolutionSection(): string {
-  if (keyedResults.length === 0 && upcastResults.length === 0) return '';
+  if (keyedResults.length === 0 && upcastResults.length === 0 && schemaResults.length === 0) return '';
+  const schema = schemaResults.map(
+    (r) =>
+      `| ${r.store} | ${range(r.plain.rate)} | ${range(r.checked.rate)} (${ratio(r.checked, r.plain)}) | ${fmt(r.plain.p50.median, 1)} / ${fmt(r.checked.p50.median, 1)} ms |`,
+  );
   const keyed = keyedResults.map(
     (r) =>
       `| ${r.store} | ${range(r.plain.rate)} | ${range(r.keyed.rate)} (${ratio(r.keyed, r.plain)}) | ${range(r.repeats.rate)} (${ratio(r.repeats, r.plain)}) | ${fmt(r.plain.p50.median, 1)} / ${fmt(r.keyed.p50.median, 1)} / ${fmt(r.repeats.p50.median, 1)} ms |`,
@@ -198,5 +239,13 @@ through JSON like any event). Events folded per second.
 | Store | Current version | Upcast from version 1 | Per activation, current / upcast |
 | --- | --- | --- | --- |
 ${upcast.join('\n')}
+
+Message schemas: one hot entity, 256 concurrent callers, the same counter without a
+\`messageSchema\` and with a zod one (\`z.object\` with a literal and a defaulted integer),
+checked in \`system.call\` before routing.
+
+| Store | Without a schema (calls/s) | With a zod schema | p50 without / with |
+| --- | --- | --- | --- |
+${schema.join('\n')}
 `;
 }

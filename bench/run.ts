@@ -18,7 +18,7 @@ import { sqliteStore } from 'pachyderm/sqlite';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.js';
 import { clusterFailover, clusterScaling, clusterSection, clusterTargets } from './cluster.js';
-import { evolutionSection, keyedCalls, upcastActivation } from './evolution.js';
+import { evolutionSection, keyedCalls, schemaCost, upcastActivation } from './evolution.js';
 import { drive, fmt, type Measured, RUNS, range, repeat, stat } from './measure.js';
 import {
   type MessagingTarget,
@@ -655,6 +655,8 @@ async function main() {
         await keyedCalls({ name: target.name, store: target.store, size: target.name === 'memory' ? 20_000 : 2_000 });
         await upcastActivation({ name: target.name, store: target.store, size: 0 }, 2_000, 10);
       }
+      const [memory] = targets as [Target];
+      await schemaCost({ name: memory.name, store: memory.store, size: 100_000 });
     }
     // Last: it registers an SDK globally, in turns.
     if (part('telemetry')) {

@@ -251,24 +251,8 @@ export function statements(schema: string, quotedSchema: string) {
     },
     /** A few of the oldest rows at a time (the recorded_at indexes); rows another transaction holds are left. */
     prune: {
-      messageIds: {
-        name: `${prefix}_prune_message_ids`,
-        text: `
-          DELETE FROM ${s}.processed p USING (
-            SELECT stream_id, message_id FROM ${s}.processed WHERE recorded_at < $1
-            ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED
-          ) old
-          WHERE p.stream_id = old.stream_id AND p.message_id = old.message_id`,
-      },
-      keys: {
-        name: `${prefix}_prune_keys`,
-        text: `
-          DELETE FROM ${s}.answers a USING (
-            SELECT stream_id, key FROM ${s}.answers WHERE recorded_at < $1
-            ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED
-          ) old
-          WHERE a.stream_id = old.stream_id AND a.key = old.key`,
-      },
+      messageIds: { name: `${prefix}_prune_message_ids`, text: pruneOldest(s, 'processed', 'message_id') },
+      keys: { name: `${prefix}_prune_keys`, text: pruneOldest(s, 'answers', 'key') },
     },
     writeSnapshot: {
       name: `${prefix}_write_snapshot`,
@@ -280,6 +264,16 @@ export function statements(schema: string, quotedSchema: string) {
           WHERE excluded.version > old.version OR excluded.schema_version <> old.schema_version`,
     },
   };
+}
+
+/** Deletes up to `$2` of a log's remembered rows recorded before `$1`, the oldest first, by (stream_id, `key`). */
+function pruneOldest(s: string, table: string, key: string): string {
+  return `
+    DELETE FROM ${s}.${table} t USING (
+      SELECT stream_id, ${key} FROM ${s}.${table} WHERE recorded_at < $1
+      ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED
+    ) old
+    WHERE t.stream_id = old.stream_id AND t.${key} = old.${key}`;
 }
 
 /** A short stable hash, to keep prepared statement names unique per schema and under 63 bytes. */
