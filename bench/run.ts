@@ -798,6 +798,14 @@ ${evolutionSection()}
   hot stream its callers collide and retry; the Emmett SQLite store also needed two in-process
   locks in bench/emmett to work under concurrency (its 0.42.4 release fails appends under
   contention and keeps a lost version check's position), so its SQLite figures are with those.
+- **Changing safely.** A keyed call pays a lookup of its key before the decision (one grouped
+  read per turn, made while an entity that is not loaded is read) and a row written with its
+  commit. A repeat commits nothing: it reads the key, and folds the log to the answer's version
+  (from the snapshot when one is at or before it, else from the start), so it costs about a call.
+  An upcast is a function call per older event and, when it returns a new shape, a JSON copy of
+  it: it shows where folding is the work (memory, SQLite) and not where the read is (PostgreSQL).
+  A \`messageSchema\` is checked once per call, before routing; on the memory store's hot entity,
+  where nothing else costs much, a zod schema shows most.
 - **Memory per loaded idle entity** is the growth of the V8 heap per entity after a forced GC; the
   resident set barely moves at this size (V8 had the room already), so the heap figure is the one
   to read.
