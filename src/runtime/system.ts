@@ -130,9 +130,8 @@ export interface System {
   /**
    * Resolves once this system has nothing left to do now: no call or delivery under way, no effect
    * running, no pruning of expired keys under way, and no outbox row due by its clock that it could
-   * deliver. For tests: advance a test
-   * clock, then `await system.settled()`. Rejects with `STORE_UNAVAILABLE` when the outbox cannot
-   * be read.
+   * deliver. For tests: advance a test clock, then `await system.settled()`. Rejects with
+   * `STORE_UNAVAILABLE` when the outbox cannot be read.
    */
   settled(): Promise<void>;
   /** The cluster this node is part of (the `cluster` option): members, owners. Empty without one. */
@@ -211,10 +210,10 @@ class RunningSystem implements System {
     options?: CallOptions,
   ): Promise<CallResult<S, R>> {
     const definition = this.#resolve(ref);
-    const key = options?.idempotencyKey;
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new ConfigurationError('call: options must be an object { idempotencyKey }');
     }
+    const key = options?.idempotencyKey;
     if (key !== undefined) assertValidKey(key);
     // Checked here, before routing: an invalid message reaches no worker or peer; `handle` gets the output.
     const schema = definition.messageSchema;
