@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { defineEntity, error } from 'pachyderm';
 import { createTestClock } from 'pachyderm/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { handled, Tally } from './support/keyed.js';
@@ -47,6 +48,46 @@ describe.each(storeKinds)('idempotent calls on %s', (kind) => {
     expect(await system.call(ref, { type: 'Add', key: refusedKey }, { idempotencyKey: refusedKey })).toEqual(refused);
     expect(await system.call(ref, { type: 'Peek', key: peekKey }, { idempotencyKey: peekKey })).toEqual(peeked);
     expect([handled.get(refusedKey), handled.get(peekKey)]).toEqual([1, 1]);
+  });
+
+  it('refuses a rejection JSON cannot carry with NOT_SERIALIZABLE and records nothing under the key', async () => {
+    const Picky = defineEntity({
+      type: 'Picky',
+      init: () => ({}),
+      handle: (_message: { type: 'Try' }, _state) => error({ why: 'no', at: 10n }),
+      update: (_event, state) => state,
+    });
+    const system = start({ store: (await place(kind)).newStore(), entities: [Picky] });
+    const ref = Picky.ref(randomUUID());
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const failed = await system.call(ref, { type: 'Try' }, { idempotencyKey: 'k' }).catch((e: unknown) => e);
+      expect(failed).toMatchObject({ code: 'NOT_SERIALIZABLE' });
+    }
+    // Without a key, the same rejection is a value as ever.
+    expect(await system.call(ref, { type: 'Try' })).toEqual({ ok: false, error: { why: 'no', at: 10n } });
+  });
+
+  it('answers a repeat reaching a process that has not loaded the entity from that one read of its log', async () => {
+    const where = await place(kind);
+    const ref = Tally.ref(randomUUID());
+    const key = `k-${randomUUID()}`;
+    const first = await start({ store: where.newStore(), entities: [Tally] }).call(
+      ref,
+      { type: 'Add', key },
+      { idempotencyKey: key },
+    );
+    const store = where.newStore();
+    let logReads = 0;
+    const counted = {
+      ...store,
+      readLogs: (...args: Parameters<typeof store.readLogs>) => {
+        logReads += args[0].length;
+        return store.readLogs(...args);
+      },
+    };
+    const restarted = start({ store: counted, entities: [Tally] });
+    expect(await restarted.call(ref, { type: 'Add', key }, { idempotencyKey: key })).toEqual(first);
+    expect(logReads).toBe(1);
   });
 
   it('keeps keys per entity: the same key for another entity is another call', async () => {

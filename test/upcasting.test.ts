@@ -251,6 +251,25 @@ describe.each(storeKinds)('upcasting on %s', (kind) => {
     expect(next).toMatchObject({ ok: true, state: { cents: 1801, deposits: 3 }, version: 3 });
   });
 
+  it('hands update what upcast returns as JSON gives it back, on the first load and after a restart alike', async () => {
+    const { where, ref } = await writtenByV1([2]);
+    const seen: unknown[] = [];
+    const Dated = defineEntity({
+      ...configOf(WalletV2),
+      // A Date, and a field holding undefined: as a stored event, a string and no field.
+      upcast: (event) => ({ ...v2(event.amount * 100), at: new Date(Date.UTC(2026, 0, 2)), note: undefined }),
+      update: (event, state) => {
+        seen.push(event);
+        return WalletV2.update(event, state);
+      },
+    });
+    const expected = { ...v2(200), at: '2026-01-02T00:00:00.000Z' };
+    expect(await start({ store: where.newStore(), entities: [Dated] }).read(ref)).toMatchObject({ version: 1 });
+    expect(await start({ store: where.newStore(), entities: [Dated] }).read(ref)).toMatchObject({ version: 1 });
+    expect(seen).toStrictEqual([expected, expected]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+  });
+
   it('refuses an event stored under a newer eventVersion than the code knows (EVENT_VERSION_AHEAD)', async () => {
     const where = await place(kind);
     const ref = WalletV2.ref(randomUUID());

@@ -61,6 +61,22 @@ export function eventOf<E>(
   return jsonCopy<E>(upcast, `What ${definition.type}.upcast returned for ${where}`);
 }
 
+/** An event of a feed: which log, and which entity type wrote it. */
+export interface StoredFeedForm extends StoredForm {
+  readonly streamId: string;
+  readonly entityType: string;
+}
+
+/**
+ * Reads events of several entity types (a subscription's, a projection's) each through its own
+ * type's definition, among `definitions`, which names every type read.
+ */
+export function feedReader(definitions: Iterable<EntityDefinition>): (event: StoredFeedForm) => unknown {
+  const byType = new Map<string, EntityDefinition>();
+  for (const definition of definitions) byType.set(definition.type, definition);
+  return (event) => eventOf(byType.get(event.entityType) as EntityDefinition, event, event.streamId);
+}
+
 /**
  * The schema a snapshot is written and read under: the definition's `snapshotVersion`, and its
  * `eventVersion` when past 1. A snapshot folded from events of an older `eventVersion` is not used:

@@ -4,9 +4,8 @@
  * with the checkpoint; a reactor's handler acts on the outside world, one event after the other.
  */
 import { assertStatements, type SqlStatement } from '../core/sql.js';
-import { eventOf } from '../core/upcast.js';
+import { feedReader } from '../core/upcast.js';
 import type { AppContext } from '../define/effect.js';
-import type { EntityDefinition } from '../define/entity.js';
 import type { EventMeta, ProjectionDefinition, ReactorDefinition } from '../define/projection.js';
 import { ConfigurationError } from '../errors.js';
 import type { FeedEvent } from '../store/port/index.js';
@@ -32,14 +31,8 @@ export function project(definition: ProjectionDefinition, event: unknown, meta: 
   return statements;
 }
 
-/** A feed event as handlers see it, upcast by its entity definition among `entities`. */
-function readerOf(entities: readonly EntityDefinition[]): (event: FeedEvent) => unknown {
-  const byType = new Map(entities.map((definition) => [definition.type, definition]));
-  return (event) => eventOf(byType.get(event.entityType) as EntityDefinition, event, event.streamId);
-}
-
 export function applyProjection(definition: ProjectionDefinition) {
-  const read = readerOf(definition.entities);
+  const read = feedReader(definition.entities);
   return async (events: readonly FeedEvent[]): Promise<BatchOutcome> => {
     const statements: SqlStatement[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -55,7 +48,7 @@ export function applyProjection(definition: ProjectionDefinition) {
 }
 
 export function applyReactor(definition: ReactorDefinition, context: AppContext) {
-  const read = readerOf(definition.entities);
+  const read = feedReader(definition.entities);
   return async (events: readonly FeedEvent[], attempt: number): Promise<BatchOutcome> => {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as FeedEvent;

@@ -2,7 +2,7 @@
  * Subscribing across entities: every committed event of some entity types, in feed order, from a
  * position kept by the caller (exclusive), then live. Pulled a page at a time.
  */
-import { eventOf } from '../core/upcast.js';
+import { feedReader } from '../core/upcast.js';
 import type { EntityDefinition, EntityRef } from '../define/entity.js';
 import { FEED_PAGE, type FeedDeps } from './follow.js';
 
@@ -21,8 +21,8 @@ export async function* subscribe<E>(
   after: string,
   abort: AbortSignal,
 ): AsyncGenerator<SubscribedEvent<E>> {
-  const byType = new Map(entities.map((definition) => [definition.type, definition]));
-  const entityTypes = [...byType.keys()];
+  const read = feedReader(entities);
+  const entityTypes = [...new Set(entities.map((definition) => definition.type))];
   let position = after;
   while (!abort.aborted) {
     const page = await store.readFeed({ after: position, entityTypes, limit: FEED_PAGE });
@@ -31,7 +31,7 @@ export async function* subscribe<E>(
       yield {
         ref: { type: stored.entityType, id: stored.streamId },
         version: stored.version,
-        event: eventOf(byType.get(stored.entityType) as EntityDefinition, stored, stored.streamId) as E,
+        event: read(stored) as E,
         recordedAt: new Date(stored.recordedAt),
         position,
       };

@@ -221,12 +221,14 @@ export class EntityWorker {
   #takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let byId: Map<string, Pending> | undefined;
+    let byKey: Map<string, Pending> | undefined;
     while (batch.length < this.runtime.maxBatch && this.#head < this.#queue.length) {
       const next = this.#queue[this.#head++] as Pending;
-      const id = next.delivery ? `m:${next.delivery.messageId}` : next.key === undefined ? undefined : `k:${next.key}`;
+      const id = next.delivery?.messageId ?? next.key;
       if (id !== undefined) {
-        byId ??= new Map();
-        const first = byId.get(id);
+        // Message ids and keys are two name spaces: a key may read like a message id.
+        const seen: Map<string, Pending> = next.delivery ? (byId ??= new Map()) : (byKey ??= new Map());
+        const first = seen.get(id);
         if (first) {
           const { resolve, reject } = first;
           first.resolve = (answer) => {
@@ -239,7 +241,7 @@ export class EntityWorker {
           };
           continue;
         }
-        byId.set(id, next);
+        seen.set(id, next);
       }
       batch.push(next);
     }
@@ -280,7 +282,7 @@ export class EntityWorker {
     let batch = taken;
     if (taken.some((pending) => pending.key !== undefined)) {
       // Keyed calls the log has answered get that answer, and are not decided again.
-      batch = await this.#repeats(taken).catch(async (error: unknown) => {
+      batch = await this.#repeats(taken, loading).catch(async (error: unknown) => {
         await loading?.catch(() => {});
         throw error;
       });
@@ -395,12 +397,15 @@ export class EntityWorker {
 
   /**
    * Answers the keyed calls of `batch` whose key the log holds a live answer under, with that
-   * answer (`handle` is not called); answers the rest, to be decided.
+   * answer (`handle` is not called); answers the rest, to be decided. `loading`: the entity's
+   * first read, under way: an answer at the version it reaches takes its state from it.
    */
-  async #repeats(batch: readonly Pending[]): Promise<Pending[]> {
+  async #repeats(batch: readonly Pending[], loading?: Promise<Loaded<unknown>>): Promise<Pending[]> {
     const keys = batch.flatMap((pending) => (pending.key === undefined ? [] : [pending.key]));
     const found = await this.runtime.answered(this.ref.id, keys);
     if (found.size === 0) return [...batch];
+    // A failed load is the batch's to report (see `#handle`); the answers then fold their own state.
+    await loading?.catch(() => {});
     const rest: Pending[] = [];
     const repeats: Promise<void>[] = [];
     for (const pending of batch) {

@@ -2,7 +2,8 @@
  * A delivered message that arrives twice in one mailbox batch (its row claimed again after a lease
  * ran out while the first copy waited) gets the first copy's answer, whatever it is: were the
  * repeat answered as already handled while the first copy failed, its deliverer would settle the
- * row as done and the message would be lost.
+ * row as done and the message would be lost. A keyed call repeated in one batch gets the first
+ * call's answer the same way; keys and message ids are names of their own.
  */
 import { describe, expect, it } from 'vitest';
 import type { Loaded } from '../../src/core/fold.js';
@@ -66,5 +67,20 @@ describe('a delivered message twice in one batch', () => {
     ]);
     expect(first).toMatchObject({ ok: true, version: 1 });
     expect(second).toEqual(first);
+  });
+});
+
+describe('a keyed call in a batch', () => {
+  it('gives a repeat of its key the first answer, and is not taken for a delivered message of the same name', async () => {
+    const target = worker();
+    const [first, repeat, delivered] = await Promise.all([
+      target.call({ fail: false }, undefined, undefined, { key: 'm1' }),
+      target.call({ fail: false }, undefined, undefined, { key: 'm1' }),
+      target.call({ fail: false }, { messageId: 'm1' }),
+    ]);
+    expect(first).toMatchObject({ ok: true, version: 1 });
+    expect(repeat).toEqual(first);
+    // The delivery named like the key is a message of its own: handled, at the next version.
+    expect(delivered).toMatchObject({ ok: true, version: 2 });
   });
 });
