@@ -227,7 +227,9 @@ export class EntityWorker {
       const id = next.delivery?.messageId ?? next.key;
       if (id !== undefined) {
         // Message ids and keys are two name spaces: a key may read like a message id.
-        const seen: Map<string, Pending> = next.delivery ? (byId ??= new Map()) : (byKey ??= new Map());
+        let seen: Map<string, Pending>;
+        if (next.delivery) seen = byId ??= new Map();
+        else seen = byKey ??= new Map();
         const first = seen.get(id);
         if (first) {
           const { resolve, reject } = first;
