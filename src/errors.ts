@@ -28,6 +28,7 @@ export const ErrorCode = {
   UpcastThrew: 'UPCAST_THREW',
   EventVersionAhead: 'EVENT_VERSION_AHEAD',
   InvalidMessage: 'INVALID_MESSAGE',
+  InvariantBroken: 'INVARIANT_BROKEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -246,5 +247,20 @@ export class OwnerUnreachableError extends PachydermError {
   constructor(owner: string, message: string, cause?: unknown) {
     super(ErrorCode.OwnerUnreachable, message, { cause, retryable: true });
     this.owner = owner;
+  }
+}
+
+/**
+ * A simulation's invariant returned false or threw (pachyderm/testing `simulate`, `exhaust`): the
+ * step after which it did, and what it threw as `cause`.
+ */
+export class InvariantBrokenError extends PachydermError {
+  /** The step of the schedule after which the invariant failed (0: before any step). */
+  readonly step: number;
+
+  constructor(step: number, cause?: unknown) {
+    const why = cause === undefined ? 'returned false' : `threw: ${messageOf(cause)}`;
+    super(ErrorCode.InvariantBroken, `The invariant ${why} (after step ${step})`, { cause });
+    this.step = step;
   }
 }

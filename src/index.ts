@@ -61,6 +61,7 @@ export {
   type FailedEffect,
   InvalidIdError,
   InvalidMessageError,
+  InvariantBrokenError,
   isPachydermError,
   type MessageIssue,
   NotRegisteredError,

@@ -59,6 +59,8 @@ export interface DelivererOptions {
   readonly context: AppContext;
   /** Retries of messages to entities. */
   readonly messageRetry: RetryPolicy;
+  /** The jitter of retry delays: a number in [0, 1). */
+  readonly random: () => number;
   /** Each delivery and effect is a span, a child of the one whose decision wrote the row. */
   readonly telemetry: Telemetry;
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../clock.js';
 import { type ClusterOptions, resolveClusterOptions } from '../cluster/options.js';
 import type { AppContext, EffectDefinition, Register } from '../define/effect.js';
@@ -93,10 +94,33 @@ export interface SystemOptions extends ContextOption {
   readonly retention?: RetentionOptions;
 }
 
+/**
+ * Where a system's ids and chance come from, besides its clock. Not an option: the real ones in
+ * production; a simulation (pachyderm/testing `simulate`) gives its own, drawn from its seed, so
+ * that a run depends on nothing else.
+ */
+export interface Environment {
+  /** Names this process's outbox and checkpoint leases. */
+  readonly owner: string;
+  /** A number in [0, 1): the jitter of retries and of conflict backoff. */
+  random(): number;
+  /** Waits between two attempts of a call that lost a conflict. */
+  pause(ms: number): Promise<void>;
+}
+
+/** The real environment: a random owner, `Math.random`, real timers for the short conflict pauses. */
+export function realEnvironment(): Environment {
+  return {
+    owner: randomUUID(),
+    random: Math.random,
+    pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
 /** The options with defaults filled in and checked. */
 export type Config = ReturnType<typeof resolveOptions>;
 
-export function resolveOptions(options: SystemOptions) {
+export function resolveOptions(options: SystemOptions, environment: Environment = realEnvironment()) {
   const store = options?.store;
   if (!store || typeof store.commit !== 'function') throw new ConfigurationError('createSystem: store is required');
   return {
@@ -119,6 +143,7 @@ export function resolveOptions(options: SystemOptions) {
     logger: options.logger ?? defaultLogger,
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
     retention: resolveRetention(options.retention),
+    environment,
   };
 }
 

@@ -21,7 +21,7 @@ import type { OutboxStats } from '../store/port/index.js';
 import { PAGE_SIZE } from './activation.js';
 import { registerInspection } from './inspection.js';
 import { checkMessage } from './message-schema.js';
-import { resolveOptions, type SystemOptions } from './options.js';
+import { type Environment, resolveOptions, type SystemOptions } from './options.js';
 import { type Wiring, wire } from './wiring.js';
 import type { CallResult } from './worker.js';
 
@@ -164,8 +164,16 @@ export function createToolSystem(options: SystemOptions): System {
   return open(rest, false);
 }
 
-function open(options: SystemOptions, background: boolean): System {
-  const parts = wire(resolveOptions(options));
+/**
+ * A system whose ids and chance come from `environment` (see `Environment`): what a simulation
+ * runs. Not exported from the package.
+ */
+export function createSystemIn(options: SystemOptions, environment: Environment): System {
+  return open(options, true, environment);
+}
+
+function open(options: SystemOptions, background: boolean, environment?: Environment): System {
+  const parts = wire(resolveOptions(options, environment));
   const system = new RunningSystem(parts, background);
   registerInspection(system, parts);
   return system;

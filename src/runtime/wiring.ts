@@ -2,7 +2,6 @@
  * Wiring: the parts of a running system, made from its options and connected to each other. The
  * public `System` object (system.ts) uses them; nothing here is exported from the package.
  */
-import { randomUUID } from 'node:crypto';
 import { Cluster } from '../cluster/cluster.js';
 import type { ForwardedCall } from '../cluster/protocol.js';
 import type { Loaded } from '../core/fold.js';
@@ -77,9 +76,9 @@ export interface Wiring {
 }
 
 export function wire(config: Config): Wiring {
-  const { registered, clock, logger } = config;
+  const { registered, clock, logger, environment } = config;
   const store = new GuardedStore(config.store);
-  const owner = randomUUID();
+  const { owner } = environment;
   const commits = new FeedSignal(clock, config.pollIntervalMs);
   const closing = new AbortController();
   const telemetry = new Telemetry();
@@ -211,7 +210,7 @@ export function wire(config: Config): Wiring {
     },
     repeat,
     keysSince,
-    backoff: conflictBackoff,
+    backoff: (attempt) => conflictBackoff(attempt, environment),
     committed(worker, plan, previousVersion, committed, position) {
       commitCount++;
       readSide.committed(worker.ref.type, position);
@@ -244,6 +243,7 @@ export function wire(config: Config): Wiring {
     effect: (name) => registered.effect(name),
     context: config.context,
     messageRetry: config.messageRetry,
+    random: environment.random,
     telemetry,
     deliver(type, id, message, delivery) {
       const definition = registered.entity(type);
@@ -375,11 +375,10 @@ function outcomeOf(answer: MessageAnswer): CallOutcome {
 }
 
 /**
- * Exponential backoff with full jitter between conflicting appends. It uses real timers, not the
- * injected clock: it spreads out colliding writers by a few milliseconds and schedules nothing.
+ * Exponential backoff with full jitter between conflicting appends. It pauses on real timers, not
+ * the injected clock: it spreads out colliding writers by a few milliseconds and schedules nothing.
  */
-function conflictBackoff(attempt: number): Promise<void> {
+function conflictBackoff(attempt: number, { random, pause }: Config['environment']): Promise<void> {
   if (attempt === 0) return Promise.resolve();
-  const ms = Math.random() * Math.min(100, 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return pause(random() * Math.min(100, 2 ** attempt));
 }

@@ -139,3 +139,12 @@ export type { CheckReplayOptions, ReplayFailure, ReplayReport } from './check-re
 export { checkReplay } from './check-replay.js';
 export type { GivenEvent, ProjectedDatabase, ProjectionThen, RenderedStatement } from './projection.js';
 export { givenProjection, runProjection } from './projection.js';
+export type { Faults } from './simulation/choose.js';
+export type { ExhaustOptions, ExhaustResult } from './simulation/exhaust.js';
+export { exhaust } from './simulation/exhaust.js';
+export type { Rng } from './simulation/rng.js';
+export type { Invariant, SimulatedCall } from './simulation/run.js';
+export type { ReplayOptions, ReplayResult, SimulateOptions, SimulateResult } from './simulation/simulate.js';
+export { simulate } from './simulation/simulate.js';
+export type { SimulationStep, StepAction } from './simulation/steps.js';
+export type { InFlightMessage, SimulationView } from './simulation/view.js';

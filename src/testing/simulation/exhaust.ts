@@ -1,0 +1,168 @@
+/**
+ * `exhaust`: every order in which the messages between entities, their timers and the starting
+ * calls can be delivered, up to a depth, each played on the real runtime with the invariant
+ * checked after every delivery. Appends, settlements and at-least-once effects run as they come;
+ * only deliveries are chosen. The runtime cannot be forked, so each ordering is played from the
+ * start: a depth-first walk that replays the prefix it backtracks to.
+ */
+import type { EffectDefinition } from '../../define/effect.js';
+import type { EntityDefinition } from '../../define/entity.js';
+import { ConfigurationError, ErrorCode, type InvariantBrokenError, isPachydermError } from '../../errors.js';
+import { rowKeyOf } from './describe.js';
+import { reportText } from './report.js';
+import { type Invariant, Run, type Scenario, type SimulatedCall } from './run.js';
+import type { SimulationStep, StepAction } from './steps.js';
+
+export interface ExhaustOptions<C = unknown> {
+  readonly entities: readonly EntityDefinition[];
+  readonly effects?: readonly EffectDefinition[];
+  readonly context?: () => C;
+  /** The calls from outside: delivered, like messages, in every order. */
+  readonly start: readonly SimulatedCall[];
+  readonly invariant: Invariant<C>;
+  /** Deliveries per ordering at most. Default 10. */
+  readonly maxDepth?: number;
+  /** Stop after this many orderings (`complete: false`). Default 100 000. */
+  readonly maxOrderings?: number;
+  /** Called with each ordering's steps, once per ordering. */
+  readonly onOrdering?: (steps: readonly SimulationStep[]) => void;
+}
+
+export type ExhaustResult =
+  | { readonly ok: true; readonly orderings: number; readonly complete: boolean }
+  | {
+      readonly ok: false;
+      /** Orderings played, the failing one included. */
+      readonly orderings: number;
+      readonly counterexample: {
+        readonly steps: readonly SimulationStep[];
+        readonly error: InvariantBrokenError;
+        readonly report: string;
+      };
+    };
+
+/** Past any time a timer of a run can have. */
+const FAR = Number.MAX_SAFE_INTEGER / 4;
+
+/**
+ * Plays every ordering of deliveries up to `maxDepth` and checks `invariant` after each delivery.
+ *
+ * @example
+ * const all = await exhaust({ entities: [PingPong], start: [{ ref: bob, message: { ping: 'alice' } }], invariant });
+ */
+export async function exhaust<C>(options: ExhaustOptions<C>): Promise<ExhaustResult> {
+  const scenario = scenarioOf(options);
+  const maxDepth = integer(options.maxDepth ?? 10, 'maxDepth');
+  const maxOrderings = integer(options.maxOrderings ?? 100_000, 'maxOrderings');
+  let orderings = 0;
+  let path: number[] = [];
+  for (;;) {
+    const played = await play(scenario, options.start, path, maxDepth, false);
+    orderings++;
+    options.onOrdering?.(played.run.steps);
+    if (played.broken) {
+      const again = await play(scenario, options.start, played.taken, maxDepth, true);
+      const steps = again.run.steps;
+      const error = again.broken ?? played.broken;
+      const title = `${error.message}. Ordering ${orderings} (${steps.length} deliveries):`;
+      return {
+        ok: false,
+        orderings,
+        counterexample: { steps, error, report: reportText(title, steps, again.run.change, error) },
+      };
+    }
+    const { taken, counts } = played;
+    let depth = taken.length - 1;
+    while (depth >= 0 && (taken[depth] as number) + 1 >= (counts[depth] as number)) depth--;
+    if (depth < 0) return { ok: true, orderings, complete: true };
+    if (orderings >= maxOrderings) return { ok: true, orderings, complete: false };
+    path = [...taken.slice(0, depth), (taken[depth] as number) + 1];
+  }
+}
+
+interface Played<C> {
+  readonly run: Run<C>;
+  /** The choice taken at each depth, and how many there were. */
+  readonly taken: number[];
+  readonly counts: number[];
+  readonly broken?: InvariantBrokenError;
+}
+
+/** One ordering: the choices of `path`, then the first choice at each later depth. */
+async function play<C>(
+  scenario: Scenario<C>,
+  start: readonly SimulatedCall[],
+  path: readonly number[],
+  maxDepth: number,
+  recording: boolean,
+): Promise<Played<C>> {
+  let run: Run<C>;
+  try {
+    run = await Run.open(scenario, ['p1'], { recording, drainEachStep: true });
+  } catch (error) {
+    if (!isPachydermError(error, ErrorCode.InvariantBroken)) throw error;
+    throw new ConfigurationError(`exhaust: the invariant fails before any delivery: ${error.message}`);
+  }
+  const waiting = [...start];
+  const taken: number[] = [];
+  const counts: number[] = [];
+  while (taken.length < maxDepth) {
+    const choices = await choicesOf(run, waiting);
+    if (choices.length === 0) break;
+    const index = path[taken.length] ?? 0;
+    const choice = choices[index] as StepAction;
+    taken.push(index);
+    counts.push(choices.length);
+    // The starting calls come first among the choices.
+    if (index < waiting.length) waiting.splice(index, 1);
+    const broken = await run.step(choice);
+    if (broken) return { run, taken, counts, broken };
+  }
+  return { run, taken, counts };
+}
+
+/**
+ * What can be delivered next, in a fixed order: the starting calls not made yet, the messages due
+ * now (each lane's first), then timers and retries by their time.
+ */
+async function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Promise<StepAction[]> {
+  const { world } = run;
+  const choices: StepAction[] = waiting.map(({ ref, message }) => ({
+    kind: 'call',
+    process: 'p1',
+    ref: { type: ref.type, id: ref.id },
+    message,
+  }));
+  const now = await world.claimable();
+  const dueNow = new Set(now.map((row) => row.id));
+  const later = (await world.claimable(FAR))
+    .filter((row) => !dueNow.has(row.id))
+    .sort((a, b) => a.dueAt - b.dueAt || Number(a.id) - Number(b.id));
+  for (const row of [...now, ...later]) {
+    if (row.kind !== 'message') continue;
+    const at = dueNow.has(row.id) ? {} : { at: row.dueAt };
+    choices.push({ kind: 'deliver', process: 'p1', row: rowKeyOf(row), ...at });
+  }
+  return choices;
+}
+
+function scenarioOf<C>(options: ExhaustOptions<C>): Scenario<C> {
+  if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {
+    throw new ConfigurationError('exhaust: entities must be a non-empty list of defineEntity(...)');
+  }
+  if (!Array.isArray(options.start)) throw new ConfigurationError('exhaust: start must be a list of { ref, message }');
+  if (typeof options.invariant !== 'function') throw new ConfigurationError('exhaust: invariant must be a function');
+  return {
+    entities: options.entities,
+    effects: options.effects ?? [],
+    ...(options.context ? { context: options.context } : {}),
+    setup: [],
+    invariant: options.invariant,
+  };
+}
+
+function integer(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ConfigurationError(`exhaust: ${name} must be an integer >= 1`);
+  return value;
+}

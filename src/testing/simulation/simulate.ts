@@ -1,0 +1,226 @@
+/**
+ * `simulate`: many seeded runs of the application's own entities on the real runtime, each a
+ * random schedule of calls, store calls, deliveries, time and faults, with the invariant checked
+ * after every step; a failing schedule is shrunk to the fewest steps that still fail. And
+ * `simulate.replay`, which plays a schedule again.
+ */
+import type { EffectDefinition } from '../../define/effect.js';
+import type { EntityDefinition } from '../../define/entity.js';
+import { ConfigurationError, ErrorCode, type InvariantBrokenError, isPachydermError } from '../../errors.js';
+import { chooseStep, type Faults } from './choose.js';
+import { reportText } from './report.js';
+import { createRng, type Rng } from './rng.js';
+import { type Change, type Invariant, Run, type Scenario, type SimulatedCall } from './run.js';
+import type { SimulationStep, StepAction } from './steps.js';
+
+export interface SimulateOptions<C = unknown> {
+  readonly entities: readonly EntityDefinition[];
+  readonly effects?: readonly EffectDefinition[];
+  /** Makes the `context` of each run: effects get it, and the invariant as `view.context`. */
+  readonly context?: () => C;
+  /** Calls made and played to the end before each run's first step (faults apart), e.g. opening accounts. */
+  readonly setup?: readonly SimulatedCall[];
+  /** The next call from outside, drawn from the run's seed. */
+  readonly workload: (rng: Rng) => SimulatedCall;
+  /** Checked after every step: false or a throw is a failure. */
+  readonly invariant: Invariant<C>;
+  /** Run `i` plays seed `seed + i`. Default 1. */
+  readonly seed?: number;
+  /** Default 100. */
+  readonly runs?: number;
+  /** Steps per run. Default 200. */
+  readonly steps?: number;
+  /** Each fault is on unless set to false. */
+  readonly faults?: Partial<Faults>;
+}
+
+export type SimulateResult =
+  | { readonly ok: true; readonly runs: number; readonly steps: number }
+  | {
+      readonly ok: false;
+      /** The seed of the failing run: `simulate({ ...options, seed, runs: 1 })` plays it again. */
+      readonly seed: number;
+      /** The failing run's steps, up to the one that broke the invariant. */
+      readonly schedule: readonly SimulationStep[];
+      /** The fewest of those steps that still break it: give it to `simulate.replay`. */
+      readonly shortest: readonly SimulationStep[];
+      readonly error: InvariantBrokenError;
+      /** `shortest` in words, with the states before and after its last step. */
+      readonly report: string;
+    };
+
+/** The options of `simulate.replay`: the same definitions, setup and invariant as the simulation's. */
+export type ReplayOptions<C = unknown> = Pick<
+  SimulateOptions<C>,
+  'entities' | 'effects' | 'context' | 'setup' | 'invariant'
+>;
+
+export type ReplayResult =
+  | { readonly ok: true; readonly steps: number; readonly schedule: readonly SimulationStep[] }
+  | {
+      readonly ok: false;
+      readonly schedule: readonly SimulationStep[];
+      readonly error: InvariantBrokenError;
+      readonly report: string;
+    };
+
+/** Replays tried while shrinking one failure at most. */
+const SHRINK_BUDGET = 400;
+
+async function simulateRuns<C>(options: SimulateOptions<C>): Promise<SimulateResult> {
+  const scenario = scenarioOf(options);
+  if (typeof options.workload !== 'function') throw new ConfigurationError('simulate: workload must be a function');
+  const seed = integer(options.seed ?? 1, 'seed', Number.MIN_SAFE_INTEGER);
+  const runs = integer(options.runs ?? 100, 'runs', 1);
+  const steps = integer(options.steps ?? 200, 'steps', 1);
+  const faults: Faults = {
+    duplicateWorkers: options.faults?.duplicateWorkers !== false,
+    crashes: options.faults?.crashes !== false,
+    redeliveries: options.faults?.redeliveries !== false,
+    clockJumps: options.faults?.clockJumps !== false,
+    storeErrors: options.faults?.storeErrors !== false,
+  };
+  const processes = faults.duplicateWorkers ? ['p1', 'p2'] : ['p1'];
+  for (let i = 0; i < runs; i++) {
+    const runSeed = seed + i;
+    const rng = createRng(runSeed, 0);
+    const workloadRng = createRng(runSeed, 1);
+    let run: Run<C>;
+    try {
+      run = await Run.open(scenario, processes);
+    } catch (error) {
+      if (!isPachydermError(error, ErrorCode.InvariantBroken)) throw error;
+      const broken = error as InvariantBrokenError;
+      const report = reportText(`Seed ${runSeed}: the setup alone breaks the invariant.`, [], undefined, broken);
+      return { ok: false, seed: runSeed, schedule: [], shortest: [], error: broken, report };
+    }
+    for (let step = 0; step < steps; step++) {
+      const broken = await run.step(await chooseStep(run.world, rng, () => options.workload(workloadRng), faults));
+      if (!broken) continue;
+      const shortest = await shrink(scenario, run.steps);
+      const replayed = await replaySchedule(scenario, shortest);
+      const title = `Seed ${runSeed}: ${broken.message}. Shortest schedule (${shortest.length} of ${run.steps.length} steps):`;
+      if (replayed.ok) throw new Error(`simulate: the shrunk schedule of seed ${runSeed} did not fail again`);
+      return {
+        ok: false,
+        seed: runSeed,
+        schedule: run.steps,
+        shortest: replayed.schedule,
+        error: replayed.error,
+        report: reportText(title, replayed.schedule, replayed.change, replayed.error),
+      };
+    }
+  }
+  return { ok: true, runs, steps };
+}
+
+/** Plays a schedule (a simulation's `shortest`, `schedule`, or steps written by hand) again. */
+async function replay<C>(schedule: readonly StepAction[], options: ReplayOptions<C>): Promise<ReplayResult> {
+  if (!Array.isArray(schedule)) throw new ConfigurationError('simulate.replay: the schedule must be a list of steps');
+  const replayed = await replaySchedule(scenarioOf(options), schedule);
+  if (replayed.ok) return { ok: true, steps: replayed.schedule.length, schedule: replayed.schedule };
+  const title = `${replayed.error.message}. Schedule (${replayed.schedule.length} steps):`;
+  const report = reportText(title, replayed.schedule, replayed.change, replayed.error);
+  return { ok: false, schedule: replayed.schedule, error: replayed.error, report };
+}
+
+/**
+ * Explores random schedules of calls, deliveries, time and faults on the real runtime, checking
+ * `invariant` after every step. The same options and seed give the same result, byte for byte.
+ *
+ * @example
+ * const result = await simulate({ entities: [Account], setup, workload, invariant, runs: 200 });
+ * if (!result.ok) console.log(result.report);
+ */
+export const simulate: typeof simulateRuns & { replay: typeof replay } = Object.assign(simulateRuns, { replay });
+
+type Replayed =
+  | { readonly ok: true; readonly schedule: SimulationStep[] }
+  | {
+      readonly ok: false;
+      readonly schedule: SimulationStep[];
+      readonly error: InvariantBrokenError;
+      readonly change: Change | undefined;
+    };
+
+async function replaySchedule<C>(scenario: Scenario<C>, actions: readonly StepAction[]): Promise<Replayed> {
+  let run: Run<C>;
+  try {
+    run = await Run.open(scenario, processesOf(actions), { recording: true });
+  } catch (error) {
+    if (!isPachydermError(error, ErrorCode.InvariantBroken)) throw error;
+    return { ok: false, schedule: [], error: error as InvariantBrokenError, change: undefined };
+  }
+  for (const action of actions) {
+    const broken = await run.step(actionOf(action));
+    if (broken) return { ok: false, schedule: run.steps, error: broken, change: run.change };
+  }
+  return { ok: true, schedule: run.steps };
+}
+
+/**
+ * Delta debugging: takes out ever smaller runs of steps while what is left still breaks the
+ * invariant, keeping only the steps up to the one that breaks it.
+ */
+async function shrink<C>(scenario: Scenario<C>, failing: readonly StepAction[]): Promise<StepAction[]> {
+  let current = failing.map(actionOf);
+  let budget = SHRINK_BUDGET;
+  const stillFails = async (candidate: StepAction[]) => {
+    budget--;
+    const replayed = await replaySchedule(scenario, candidate);
+    return replayed.ok ? undefined : replayed.schedule.map(actionOf);
+  };
+  let parts = 2;
+  while (current.length > 1 && budget > 0) {
+    const size = Math.ceil(current.length / parts);
+    let smaller: StepAction[] | undefined;
+    for (let start = 0; start < current.length && budget > 0 && !smaller; start += size) {
+      smaller = await stillFails([...current.slice(0, start), ...current.slice(start + size)]);
+    }
+    if (smaller) {
+      current = smaller;
+      parts = Math.max(parts - 1, 2);
+    } else if (size === 1) {
+      break;
+    } else {
+      parts = Math.min(parts * 2, current.length);
+    }
+  }
+  return current;
+}
+
+/** A step without what it did: the action alone. */
+function actionOf(step: StepAction): StepAction {
+  const { text: _text, then: _then, ...action } = step as SimulationStep;
+  return action;
+}
+
+/** The processes a schedule names (p1 at least). */
+function processesOf(actions: readonly StepAction[]): string[] {
+  const names = new Set(['p1']);
+  for (const action of actions) if ('process' in action) names.add(action.process);
+  return [...names].sort();
+}
+
+function scenarioOf<C>(options: ReplayOptions<C>): Scenario<C> {
+  if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {
+    throw new ConfigurationError('simulate: entities must be a non-empty list of defineEntity(...)');
+  }
+  if (typeof options.invariant !== 'function') throw new ConfigurationError('simulate: invariant must be a function');
+  if (options.context !== undefined && typeof options.context !== 'function') {
+    throw new ConfigurationError("simulate: context must be a function that makes one run's context");
+  }
+  return {
+    entities: options.entities,
+    effects: options.effects ?? [],
+    ...(options.context ? { context: options.context } : {}),
+    setup: options.setup ?? [],
+    invariant: options.invariant,
+  };
+}
+
+function integer(value: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ConfigurationError(`simulate: ${name} must be an integer >= ${min}`);
+  return value;
+}
