@@ -252,15 +252,21 @@ export class OwnerUnreachableError extends PachydermError {
 
 /**
  * A simulation's invariant returned false or threw (pachyderm/testing `simulate`, `exhaust`): the
- * step after which it did, and what it threw as `cause`.
+ * step after which it did, and what it threw as `cause`. In a simulation's result, its message is
+ * the whole report: the schedule, and what the breaking step changed.
  */
 export class InvariantBrokenError extends PachydermError {
   /** The step of the schedule after which the invariant failed (0: before any step). */
   readonly step: number;
 
-  constructor(step: number, cause?: unknown) {
-    const why = cause === undefined ? 'returned false' : `threw: ${messageOf(cause)}`;
-    super(ErrorCode.InvariantBroken, `The invariant ${why} (after step ${step})`, { cause });
+  constructor(step: number, cause?: unknown, report?: string) {
+    super(ErrorCode.InvariantBroken, report ?? InvariantBrokenError.summary(step, cause), { cause });
     this.step = step;
+  }
+
+  /** The one line that says what broke: `The invariant returned false (after step 4)`. */
+  static summary(step: number, cause?: unknown): string {
+    const why = cause === undefined ? 'returned false' : `threw: ${messageOf(cause)}`;
+    return `The invariant ${why} (after step ${step})`;
   }
 }

@@ -137,8 +137,9 @@ describe('exhaust', () => {
       'p1 delivers message {"type":"Order","from":"ann"} from Shop/ann → Shop/shop',
     ]);
     expect(result.counterexample.report).toContain(
-      '  Shop/shop\n    before: (no events)\n    after:  {"open":false,"sold":0,"turnedAway":1}',
+      '  Shop/shop\n    before: {"open":false,"sold":0,"turnedAway":0}\n    after:  {"open":false,"sold":0,"turnedAway":1}',
     );
+    expect(result.counterexample.error.message).toBe(result.counterexample.report);
     expect(result.counterexample.error.code).toBe('INVARIANT_BROKEN');
   });
 

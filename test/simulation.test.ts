@@ -4,8 +4,8 @@
  * and shrunk to a few steps; a correct one holds for 1,000 runs with every fault on; the same seed
  * gives the same result, byte for byte; and each fault does what it says (hand-written schedules).
  */
-import { defineEffect, defineEntity, ok, sendAfter } from 'pachyderm';
-import { type SimulateResult, type StepAction, simulate } from 'pachyderm/testing';
+import { defineEffect, defineEntity, error, ok, send, sendAfter } from 'pachyderm';
+import { type SimulateResult, type SimulationView, type StepAction, simulate } from 'pachyderm/testing';
 import { describe, expect, it } from 'vitest';
 import {
   Account,
@@ -39,6 +39,8 @@ describe('simulate', () => {
     expect(result.schedule.length).toBeGreaterThanOrEqual(result.shortest.length);
     expect(result.shortest.map((step) => step.kind)).toEqual(['call', 'commit', 'deliver', 'settle']);
     expect(result.error.code).toBe('INVARIANT_BROKEN');
+    expect(result.error.step).toBe(4);
+    expect(result.error.message).toBe(result.report);
     // Replayable without the seed: the same steps break it again, at the same step.
     const replayed = await simulate.replay(result.shortest, buggy);
     expect(replayed.ok).toBe(false);
@@ -46,6 +48,47 @@ describe('simulate', () => {
     // The failing run's seed plays that run again.
     const again = await simulate({ ...buggy, seed: result.seed, runs: 1 });
     expect(again.ok === false && again.schedule).toEqual(result.schedule);
+  });
+
+  it('runs the example of the issue: ten accounts of 100 that the workload addresses make 1000', async () => {
+    const Ledger = defineEntity({
+      type: 'Ledger',
+      init: () => ({ balance: 100 }),
+      handle: (
+        message: { type: 'Transfer'; to: string; amount: number } | { type: 'Credit'; amount: number },
+        state,
+        entity,
+      ) => {
+        if (message.type === 'Credit') return ok([{ type: 'Credited', amount: message.amount }]);
+        if (message.amount > state.balance) return error('insufficient funds');
+        return ok(
+          [{ type: 'Debited', amount: message.amount }],
+          [send(entity.ref(message.to), { type: 'Credit', amount: message.amount })],
+        );
+      },
+      update: (event: { type: 'Credited' | 'Debited'; amount: number }, state) => ({
+        balance: state.balance + (event.type === 'Credited' ? event.amount : -event.amount),
+      }),
+    });
+    const totalBalance = (accounts: { balance: number }[]) =>
+      accounts.reduce((total, { balance }) => total + balance, 0);
+    const inFlight = async (view: SimulationView) =>
+      totalBalance((await view.inFlight()).map(({ message }) => ({ balance: (message as { amount: number }).amount })));
+    const result = await simulate({
+      entities: [Ledger],
+      seed: 42,
+      runs: 20,
+      steps: 100,
+      workload: (rng) => ({
+        ref: Ledger.ref(`a${rng.int(0, 9)}`),
+        message: { type: 'Transfer', to: `a${rng.int(0, 9)}`, amount: rng.int(1, 120) },
+      }),
+      invariant: async (view) => {
+        const accounts = await view.readAll(Ledger);
+        return accounts.length === 10 && totalBalance(accounts) + (await inFlight(view)) === 1000;
+      },
+    });
+    expect(result).toEqual({ ok: true, runs: 20, steps: 100 });
   });
 
   it('gives the same result for the same seed, byte for byte, and another for another seed', async () => {
@@ -108,6 +151,12 @@ describe('simulate', () => {
     if (result.ok) throw new Error('the mailer passed');
     expect(result.shortest.length).toBeLessThanOrEqual(5);
     expect(result.shortest.filter((step) => step.kind === 'deliver')).toHaveLength(2);
+    // Replayed with the entities and the invariant alone: the effects and context come with the schedule.
+    const replayed = await simulate.replay(result.shortest, {
+      entities: [Signup],
+      invariant: (view) => new Set(view.context as string[]).size === (view.context as string[]).length,
+    });
+    expect(replayed.ok === false && replayed.schedule).toEqual(result.shortest);
     expect(
       result.shortest.some(
         (step) =>

@@ -7,9 +7,9 @@
  */
 import type { EffectDefinition } from '../../define/effect.js';
 import type { EntityDefinition } from '../../define/entity.js';
-import { ConfigurationError, ErrorCode, type InvariantBrokenError, isPachydermError } from '../../errors.js';
+import { ConfigurationError, ErrorCode, InvariantBrokenError, isPachydermError } from '../../errors.js';
 import { rowKeyOf } from './describe.js';
-import { reportText } from './report.js';
+import { reported, reportText } from './report.js';
 import { type Invariant, Run, type Scenario, type SimulatedCall } from './run.js';
 import type { SimulationStep, StepAction } from './steps.js';
 
@@ -64,12 +64,9 @@ export async function exhaust<C>(options: ExhaustOptions<C>): Promise<ExhaustRes
       const again = await play(scenario, options.start, played.taken, maxDepth, true);
       const steps = again.run.steps;
       const error = again.broken ?? played.broken;
-      const title = `${error.message}. Ordering ${orderings} (${steps.length} deliveries):`;
-      return {
-        ok: false,
-        orderings,
-        counterexample: { steps, error, report: reportText(title, steps, again.run.change, error) },
-      };
+      const title = `${InvariantBrokenError.summary(error.step, error.cause)}. Ordering ${orderings} (${steps.length} deliveries):`;
+      const report = reportText(title, steps, again.run.change, error);
+      return { ok: false, orderings, counterexample: { steps, error: reported(error, report), report } };
     }
     const { taken, counts } = played;
     let depth = taken.length - 1;
@@ -157,6 +154,7 @@ function scenarioOf<C>(options: ExhaustOptions<C>): Scenario<C> {
     effects: options.effects ?? [],
     ...(options.context ? { context: options.context } : {}),
     setup: [],
+    addressed: options.start.map(({ ref }) => ({ type: ref?.type, id: ref?.id })),
     invariant: options.invariant,
   };
 }

@@ -1,5 +1,5 @@
 /** A failing schedule in words: numbered steps, what followed each, and what the breaking step changed. */
-import type { InvariantBrokenError } from '../../errors.js';
+import { InvariantBrokenError } from '../../errors.js';
 import type { Change } from './run.js';
 import type { SimulationStep } from './steps.js';
 
@@ -29,6 +29,7 @@ export function changeText(change: Change | undefined): string {
   return lines.length > 0 ? lines.join('\n') : '  (no entity state changed in this step)';
 }
 
+/** The whole report: a title, the schedule, what its last step changed, and what broke. */
 export function reportText(
   title: string,
   steps: readonly SimulationStep[],
@@ -37,6 +38,11 @@ export function reportText(
 ): string {
   const parts = [title, scheduleText(steps)];
   if (steps.length > 0) parts.push(`State changed by step ${steps.length}:\n${changeText(change)}`);
-  parts.push(error.message);
+  parts.push(InvariantBrokenError.summary(error.step, error.cause));
   return parts.join('\n');
+}
+
+/** The error a result gives: its message is the whole report. */
+export function reported(error: InvariantBrokenError, report: string): InvariantBrokenError {
+  return new InvariantBrokenError(error.step, error.cause, report);
 }

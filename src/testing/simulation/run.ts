@@ -17,6 +17,12 @@ export interface SimulatedCall {
   readonly message: unknown;
 }
 
+/** An entity's type and id. */
+export interface PlainRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 /** Checked after every step: false or a throw means the step broke it. */
 export type Invariant<C = unknown> = (view: SimulationView<C>) => boolean | undefined | Promise<boolean | undefined>;
 
@@ -28,6 +34,8 @@ export interface Scenario<C = unknown> {
   readonly context?: () => C;
   /** Calls made, and played to the end, before the first step. */
   readonly setup: readonly SimulatedCall[];
+  /** The entities of the world besides those with events: each exists from its first state. */
+  readonly addressed: readonly PlainRef[];
   readonly invariant: Invariant<C>;
 }
 
@@ -71,7 +79,8 @@ export class Run<C = unknown> {
       // Retry jitter at its middle: a schedule replays the same without its seed.
       random: () => 0.5,
     });
-    const run = new Run(world, new WorldView(world.store, scenario.entities, world.handled), scenario, context, how);
+    const view = new WorldView(world.store, scenario.entities, scenario.addressed, world.handled);
+    const run = new Run(world, view, scenario, context, how);
     const [first] = processes;
     for (const { ref, message } of scenario.setup) world.call(world.process(first as string) as never, ref, message);
     await world.quiesce();

@@ -6,11 +6,11 @@
  */
 import type { EffectDefinition } from '../../define/effect.js';
 import type { EntityDefinition } from '../../define/entity.js';
-import { ConfigurationError, ErrorCode, type InvariantBrokenError, isPachydermError } from '../../errors.js';
+import { ConfigurationError, ErrorCode, InvariantBrokenError, isPachydermError } from '../../errors.js';
 import { chooseStep, type Faults } from './choose.js';
-import { reportText } from './report.js';
+import { reported, reportText } from './report.js';
 import { createRng, type Rng } from './rng.js';
-import { type Change, type Invariant, Run, type Scenario, type SimulatedCall } from './run.js';
+import { type Change, type Invariant, type PlainRef, Run, type Scenario, type SimulatedCall } from './run.js';
 import type { SimulationStep, StepAction } from './steps.js';
 
 export interface SimulateOptions<C = unknown> {
@@ -49,11 +49,13 @@ export type SimulateResult =
       readonly report: string;
     };
 
-/** The options of `simulate.replay`: the same definitions, setup and invariant as the simulation's. */
-export type ReplayOptions<C = unknown> = Pick<
-  SimulateOptions<C>,
-  'entities' | 'effects' | 'context' | 'setup' | 'invariant'
->;
+/**
+ * The options of `simulate.replay`: the entities and the invariant; the effects, setup and context
+ * of the simulation that answered the schedule unless given; `workload`, to find the entities it
+ * addresses (else those of the simulation, or those the schedule's calls name).
+ */
+export type ReplayOptions<C = unknown> = Pick<SimulateOptions<C>, 'entities' | 'invariant'> &
+  Partial<Pick<SimulateOptions<C>, 'effects' | 'context' | 'setup' | 'workload'>>;
 
 export type ReplayResult =
   | { readonly ok: true; readonly steps: number; readonly schedule: readonly SimulationStep[] }
@@ -66,10 +68,17 @@ export type ReplayResult =
 
 /** Replays tried while shrinking one failure at most. */
 const SHRINK_BUDGET = 400;
+/** Draws from the workload, on a stream of their own, that find the entities it addresses. */
+const PROBE_DRAWS = 1000;
+/** A type whose workload addresses more entities than this has none besides those with events. */
+const PROBE_MAX = 100;
+
+/** What a schedule `simulate` answered was played with, for `replay` when its options leave it out. */
+const origins = new WeakMap<readonly StepAction[], Omit<Scenario, 'entities' | 'invariant'>>();
 
 async function simulateRuns<C>(options: SimulateOptions<C>): Promise<SimulateResult> {
-  const scenario = scenarioOf(options);
-  if (typeof options.workload !== 'function') throw new ConfigurationError('simulate: workload must be a function');
+  if (typeof options?.workload !== 'function') throw new ConfigurationError('simulate: workload must be a function');
+  const scenario = scenarioOf(options, addressedBy(options.workload, options.setup ?? []));
   const seed = integer(options.seed ?? 1, 'seed', Number.MIN_SAFE_INTEGER);
   const runs = integer(options.runs ?? 100, 'runs', 1);
   const steps = integer(options.steps ?? 200, 'steps', 1);
@@ -91,37 +100,77 @@ async function simulateRuns<C>(options: SimulateOptions<C>): Promise<SimulateRes
     } catch (error) {
       if (!isPachydermError(error, ErrorCode.InvariantBroken)) throw error;
       const broken = error as InvariantBrokenError;
-      const report = reportText(`Seed ${runSeed}: the setup alone breaks the invariant.`, [], undefined, broken);
-      return { ok: false, seed: runSeed, schedule: [], shortest: [], error: broken, report };
+      const report = reportText(`Seed ${runSeed}: the invariant fails before the first step.`, [], undefined, broken);
+      return { ok: false, seed: runSeed, schedule: [], shortest: [], error: reported(broken, report), report };
     }
     for (let step = 0; step < steps; step++) {
       const broken = await run.step(await chooseStep(run.world, rng, () => options.workload(workloadRng), faults));
       if (!broken) continue;
-      const shortest = await shrink(scenario, run.steps);
-      const replayed = await replaySchedule(scenario, shortest);
-      const title = `Seed ${runSeed}: ${broken.message}. Shortest schedule (${shortest.length} of ${run.steps.length} steps):`;
+      const replayed = await replaySchedule(scenario, await shrink(scenario, run.steps));
       if (replayed.ok) throw new Error(`simulate: the shrunk schedule of seed ${runSeed} did not fail again`);
-      return {
-        ok: false,
-        seed: runSeed,
-        schedule: run.steps,
-        shortest: replayed.schedule,
-        error: replayed.error,
-        report: reportText(title, replayed.schedule, replayed.change, replayed.error),
-      };
+      const { schedule: shortest, error, change } = replayed;
+      const found = InvariantBrokenError.summary(broken.step, broken.cause);
+      const title = `Seed ${runSeed}: ${found}. Shortest schedule (${shortest.length} of ${run.steps.length} steps):`;
+      const report = reportText(title, shortest, change, error);
+      for (const schedule of [run.steps, shortest]) origins.set(schedule, scenario);
+      return { ok: false, seed: runSeed, schedule: run.steps, shortest, error: reported(error, report), report };
     }
   }
   return { ok: true, runs, steps };
 }
 
-/** Plays a schedule (a simulation's `shortest`, `schedule`, or steps written by hand) again. */
+/**
+ * Plays a schedule (a simulation's `shortest` or `schedule`, or steps written by hand) again. The
+ * effects, setup, context and entities of the simulation that answered the schedule are used
+ * unless `options` gives them.
+ */
 async function replay<C>(schedule: readonly StepAction[], options: ReplayOptions<C>): Promise<ReplayResult> {
   if (!Array.isArray(schedule)) throw new ConfigurationError('simulate.replay: the schedule must be a list of steps');
-  const replayed = await replaySchedule(scenarioOf(options), schedule);
+  const origin = origins.get(schedule);
+  const setup = options?.setup ?? origin?.setup ?? [];
+  const addressed = options?.workload
+    ? addressedBy(options.workload, setup)
+    : (origin?.addressed ??
+      [...setup, ...schedule.flatMap((step) => (step.kind === 'call' ? [step] : []))].map(plainRef));
+  const scenario = scenarioOf(
+    {
+      ...options,
+      effects: options?.effects ?? origin?.effects ?? [],
+      setup,
+      ...(options?.context || origin?.context ? { context: (options?.context ?? origin?.context) as () => C } : {}),
+    },
+    addressed,
+  );
+  const replayed = await replaySchedule(scenario, schedule);
+  origins.set(replayed.schedule, scenario);
   if (replayed.ok) return { ok: true, steps: replayed.schedule.length, schedule: replayed.schedule };
-  const title = `${replayed.error.message}. Schedule (${replayed.schedule.length} steps):`;
-  const report = reportText(title, replayed.schedule, replayed.change, replayed.error);
-  return { ok: false, schedule: replayed.schedule, error: replayed.error, report };
+  const { error } = replayed;
+  const title = `${InvariantBrokenError.summary(error.step, error.cause)}. Schedule (${replayed.schedule.length} steps):`;
+  const report = reportText(title, replayed.schedule, replayed.change, error);
+  return { ok: false, schedule: replayed.schedule, error: reported(error, report), report };
+}
+
+/**
+ * The entities a workload addresses: drawn from it on a stream of their own (the same for every
+ * seed), with the setup's. A type with more than {@link PROBE_MAX} is left out: only its entities
+ * with events are in the world.
+ */
+function addressedBy(workload: (rng: Rng) => SimulatedCall, setup: readonly SimulatedCall[]): PlainRef[] {
+  const rng = createRng(0, 3);
+  const byType = new Map<string, Set<string>>();
+  const add = ({ ref }: SimulatedCall) => {
+    if (typeof ref?.type !== 'string' || typeof ref.id !== 'string') return;
+    const ids = byType.get(ref.type) ?? new Set<string>();
+    ids.add(ref.id);
+    byType.set(ref.type, ids);
+  };
+  for (let i = 0; i < PROBE_DRAWS; i++) add(workload(rng));
+  setup.forEach(add);
+  return [...byType].flatMap(([type, ids]) => (ids.size > PROBE_MAX ? [] : [...ids].map((id) => ({ type, id }))));
+}
+
+function plainRef({ ref }: { readonly ref: PlainRef }): PlainRef {
+  return { type: ref?.type, id: ref?.id };
 }
 
 /**
@@ -202,7 +251,7 @@ function processesOf(actions: readonly StepAction[]): string[] {
   return [...names].sort();
 }
 
-function scenarioOf<C>(options: ReplayOptions<C>): Scenario<C> {
+function scenarioOf<C>(options: ReplayOptions<C>, addressed: readonly PlainRef[]): Scenario<C> {
   if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {
     throw new ConfigurationError('simulate: entities must be a non-empty list of defineEntity(...)');
   }
@@ -215,6 +264,7 @@ function scenarioOf<C>(options: ReplayOptions<C>): Scenario<C> {
     effects: options.effects ?? [],
     ...(options.context ? { context: options.context } : {}),
     setup: options.setup ?? [],
+    addressed,
     invariant: options.invariant,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * What an invariant sees: the committed state of the simulated world, read from the store itself
- * (not through any process), folded by the same pure replay as an activation. States are folded
- * once per event and kept between steps.
+ * (not through any process), folded by the same pure replay as an activation. The world's entities
+ * are those the scenario addresses and those with events; each is folded once per event, as the
+ * feed shows its log grow.
  */
 import { fold, type Loaded, startOf } from '../../core/fold.js';
 import { decodeJson } from '../../core/json.js';
@@ -21,7 +22,10 @@ export interface InFlightMessage {
 
 /** The world as an invariant reads it, after every step. */
 export interface SimulationView<C = unknown> {
-  /** The state of every entity of this type that has events, in id order. */
+  /**
+   * The state of every entity of this type in the world, in id order: those the workload and the
+   * setup address (from their first state), and any other with events.
+   */
   // biome-ignore lint/suspicious/noExplicitAny: any definition's message, event and reason types
   readAll<S>(definition: EntityDefinition<string, S, any, any, any>): Promise<S[]>;
   /** The state of one entity (its first state when it has no events). */
@@ -35,39 +39,44 @@ export interface SimulationView<C = unknown> {
   readonly now: number;
 }
 
+/** An entity's state as of the version folded, and how far its log goes. */
+interface Known {
+  loaded: Loaded<unknown>;
+  head: number;
+}
+
 /** Every state the world holds, to show what a step changed. */
 export type StateMap = ReadonlyMap<string, string>;
 
 export class WorldView {
   readonly #definitions = new Map<string, EntityDefinition>();
-  /** Per type, the ids with events; each with its folded state. */
-  readonly #states = new Map<string, Map<string, Loaded<unknown>>>();
+  /** Per type, the world's entities by id. */
+  readonly #entities = new Map<string, Map<string, Known>>();
   #feedAfter = '';
 
   constructor(
     private readonly store: Store,
     definitions: readonly EntityDefinition[],
+    addressed: readonly { readonly type: string; readonly id: string }[],
     private readonly handled: ReadonlySet<string>,
   ) {
     for (const definition of definitions) {
       this.#definitions.set(definition.type, definition);
-      this.#states.set(definition.type, new Map());
+      this.#entities.set(definition.type, new Map());
     }
+    for (const { type, id } of addressed) this.#known(type, id);
   }
 
   /** The view an invariant gets now. */
   as<C>(context: C, now: number): SimulationView<C> {
     return {
-      readAll: async <S>(definition: EntityDefinition<string, S>) => {
-        const loaded = await this.#loadAll(this.#known(definition?.type).type);
-        return [...loaded.values()].map(({ state }) => state as S);
-      },
+      readAll: async <S>(definition: EntityDefinition<string, S>) =>
+        [...(await this.#loadAll(this.#definition(definition?.type).type)).values()] as S[],
       read: async <S>(ref: EntityRef<string, unknown, S>) => {
-        const definition = this.#known(ref?.type);
+        const definition = this.#definition(ref?.type);
         await this.#catchUp();
-        const states = this.#states.get(definition.type) as Map<string, Loaded<unknown>>;
-        const loaded = states.get(ref.id) ?? startOf(definition, undefined);
-        return (await this.#fold(definition, ref.id, loaded)).state as S;
+        const known = this.#entities.get(definition.type)?.get(ref.id);
+        return (known ? await this.#fold(definition, ref.id, known) : startOf(definition, undefined).state) as S;
       },
       inFlight: () => this.#inFlight(),
       context,
@@ -79,58 +88,76 @@ export class WorldView {
   async states(): Promise<StateMap> {
     const all = new Map<string, string>();
     for (const type of this.#definitions.keys()) {
-      for (const [id, { state }] of await this.#loadAll(type)) all.set(`${type}/${id}`, JSON.stringify(state));
+      for (const [id, state] of await this.#loadAll(type)) all.set(`${type}/${id}`, JSON.stringify(state));
     }
     const messages = await this.#inFlight();
     all.set('in flight', JSON.stringify(messages.map(({ to, message }) => ({ to: `${to.type}/${to.id}`, message }))));
     return all;
   }
 
-  #known(type: string | undefined): EntityDefinition {
+  #definition(type: string | undefined): EntityDefinition {
     const definition = type === undefined ? undefined : this.#definitions.get(type);
     if (!definition) throw new ConfigurationError(`simulation view: ${String(type)} is not among the entities`);
     return definition;
   }
 
-  async #loadAll(type: string): Promise<Map<string, Loaded<unknown>>> {
-    await this.#catchUp();
-    const definition = this.#known(type);
-    const states = this.#states.get(type) as Map<string, Loaded<unknown>>;
-    for (const [id, loaded] of states) states.set(id, await this.#fold(definition, id, loaded));
-    return new Map([...states].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  #known(type: string, id: string): Known | undefined {
+    const entities = this.#entities.get(type);
+    const definition = this.#definitions.get(type);
+    if (!entities || !definition) return undefined;
+    let known = entities.get(id);
+    if (!known) {
+      known = { loaded: startOf(definition, undefined), head: 0 };
+      entities.set(id, known);
+    }
+    return known;
   }
 
-  /** Learns the entities that have events since the last look. */
+  /** The states of a type's entities, by id in order. */
+  async #loadAll(type: string): Promise<Map<string, unknown>> {
+    await this.#catchUp();
+    const definition = this.#definition(type);
+    const entities = [...(this.#entities.get(type) as Map<string, Known>)].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    const states = new Map<string, unknown>();
+    for (const [id, known] of entities) states.set(id, await this.#fold(definition, id, known));
+    return states;
+  }
+
+  /** Learns from the feed which logs grew since the last look. */
   async #catchUp(): Promise<void> {
     const types = [...this.#definitions.keys()];
     for (;;) {
       const events = await this.store.readFeed({ after: this.#feedAfter, entityTypes: types, limit: 1000 });
       for (const event of events) {
-        const states = this.#states.get(event.entityType);
-        const definition = this.#definitions.get(event.entityType);
-        if (states && definition && !states.has(event.streamId)) {
-          states.set(event.streamId, startOf(definition, undefined));
-        }
+        const known = this.#known(event.entityType, event.streamId);
+        if (known) known.head = Math.max(known.head, event.version);
         this.#feedAfter = event.position;
       }
       if (events.length < 1000) return;
     }
   }
 
-  async #fold(definition: EntityDefinition, id: string, loaded: Loaded<unknown>): Promise<Loaded<unknown>> {
-    let current = loaded;
-    for (;;) {
-      const [events = []] = await this.store.readStreams([{ streamId: id, fromVersion: current.version + 1 }], 1000);
-      current = fold(definition, current, events, id);
-      if (events.length < 1000) return current;
+  /** The entity's state, folding the events it has not folded yet. */
+  async #fold(definition: EntityDefinition, id: string, known: Known): Promise<unknown> {
+    while (known.loaded.version < known.head) {
+      const [events = []] = await this.store.readStreams(
+        [{ streamId: id, fromVersion: known.loaded.version + 1 }],
+        1000,
+      );
+      if (events.length === 0) break;
+      known.loaded = fold(definition, known.loaded, events, id);
     }
+    return known.loaded.state;
   }
 
   async #inFlight(): Promise<InFlightMessage[]> {
     await this.#catchUp();
     const messages: InFlightMessage[] = [];
-    for (const [type, states] of this.#states) {
-      for (const id of states.keys()) {
+    for (const [type, entities] of this.#entities) {
+      for (const [id, { head }] of entities) {
+        if (head === 0) continue;
         for (const row of await this.store.outboxOf({ type, id }, 100_000)) {
           if (row.kind !== 'message' || row.status !== 'pending' || row.sourceType !== type || row.sourceId !== id)
             continue;
