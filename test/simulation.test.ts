@@ -227,7 +227,7 @@ describe('the faults, each on a schedule written by hand', () => {
     ref: Account.ref('a0'),
     message: { type: 'Transfer', to: 'a1', amount },
   });
-  const commit = (process: string, id: string): StepAction => ({ kind: 'commit', process, call: 'commit', keys: [id] });
+  const commit = (process: string, id: string): StepAction => ({ kind: 'commit', process, keys: [id] });
   const credit = (amount: number) => `message {"type":"Credit","amount":${amount}} from Account/a0 → Account/a1`;
 
   it('two workers for one entity decide on the same version: the second append is refused, and its call decides again', async () => {
@@ -274,7 +274,7 @@ describe('the faults, each on a schedule written by hand', () => {
       { kind: 'timer' },
       { kind: 'deliver', process: 'p1', row: credit(30) },
       commit('p1', 'a1'),
-      { kind: 'settle', process: 'p1', call: 'settle', keys: [credit(30)] },
+      { kind: 'settle', process: 'p1', keys: [credit(30)] },
     ]);
     // Not claimable while the dead process's lease runs: that step was skipped.
     const kinds = ['call', 'commit', 'deliver', 'commit', 'crash', 'timer', 'deliver', 'commit', 'settle'];
@@ -293,10 +293,10 @@ describe('the faults, each on a schedule written by hand', () => {
       commit('p1', 'a0'),
       { kind: 'deliver', process: 'p1', row: credit(30) },
       commit('p1', 'a1'),
-      { kind: 'redeliver', process: 'p1', call: 'settle', keys: [credit(30)] },
+      { kind: 'redeliver', process: 'p1', keys: [credit(30)] },
       { kind: 'deliver', process: 'p2', row: credit(30) },
       commit('p2', 'a1'),
-      { kind: 'settle', process: 'p2', call: 'settle', keys: [credit(30)] },
+      { kind: 'settle', process: 'p2', keys: [credit(30)] },
     ]);
     expect(schedule.map((step) => step.kind)).toEqual([
       'call',
@@ -328,11 +328,11 @@ describe('the faults, each on a schedule written by hand', () => {
     });
     const steps: StepAction[] = [
       { kind: 'call', process: 'p1', ref: Reminder.ref('r'), message: { type: 'Set' } },
-      { kind: 'commit', process: 'p1', call: 'commit', keys: ['r'] },
+      { kind: 'commit', process: 'p1', keys: ['r'] },
       { kind: 'deliver', process: 'p1', row: 'timer {"type":"Ring"} from Reminder/r → Reminder/r' },
       { kind: 'jump', ms: 90_000 },
       { kind: 'deliver', process: 'p1', row: 'timer {"type":"Ring"} from Reminder/r → Reminder/r' },
-      { kind: 'commit', process: 'p1', call: 'commit', keys: ['r'] },
+      { kind: 'commit', process: 'p1', keys: ['r'] },
     ];
     const replayed = await simulate.replay(steps, {
       entities: [Reminder],

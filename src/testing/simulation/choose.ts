@@ -5,7 +5,7 @@
 import { rowKeyOf } from './describe.js';
 import type { Rng } from './rng.js';
 import type { SimulatedCall } from './run.js';
-import { type StepAction, targetOf } from './steps.js';
+import { keysOf, type StepAction } from './steps.js';
 import { type Held, LEASE_MS, type World } from './world.js';
 
 /** The faults a simulation injects; each on unless set to false. */
@@ -46,8 +46,9 @@ export async function chooseStep(
   const held = world.held();
   const of = (kind: Held['call']['kind']) => held.filter(({ call }) => call.kind === kind);
   const [commits, settles, claims] = [of('commit'), of('settle'), of('claim')];
-  add(6, commits, (h) => ({ kind: 'commit', ...targetOf(world, h) }));
-  add(4, settles, (h) => ({ kind: 'settle', ...targetOf(world, h) }));
+  const named = (h: Held) => ({ process: h.process.name, keys: keysOf(world, h) });
+  add(6, commits, (h) => ({ kind: 'commit', ...named(h) }));
+  add(4, settles, (h) => ({ kind: 'settle', ...named(h) }));
   const rows = claims.length > 0 ? await world.claimable() : [];
   const deliveries = claims.flatMap((claim) => rows.map((row) => ({ process: claim.process.name, row })));
   add(6, deliveries, ({ process, row }) => ({ kind: 'deliver', process, row: rowKeyOf(row) }));
@@ -55,10 +56,10 @@ export async function chooseStep(
   if (faults.clockJumps) add(1, [0], () => ({ kind: 'jump', ms: rng.int(1, 2 * LEASE_MS) }));
   if (faults.crashes) {
     add(0.5, processes, (process) => ({ kind: 'crash', process: process.name }));
-    add(0.5, commits, (h) => ({ kind: 'crash', process: h.process.name, afterCommit: targetOf(world, h).keys }));
+    add(0.5, commits, (h) => ({ kind: 'crash', process: h.process.name, afterCommit: keysOf(world, h) }));
   }
-  if (faults.storeErrors) add(1, held, (h) => ({ kind: 'store-error', ...targetOf(world, h) }));
-  if (faults.redeliveries) add(1, settles, (h) => ({ kind: 'redeliver', ...targetOf(world, h) }));
+  if (faults.storeErrors) add(1, held, (h) => ({ kind: 'store-error', call: h.call.kind, ...named(h) }));
+  if (faults.redeliveries) add(1, settles, (h) => ({ kind: 'redeliver', ...named(h) }));
   const total = options.reduce((sum, option) => sum + option.weight, 0);
   let draw = rng.next() * total;
   for (const option of options) {

@@ -17,7 +17,9 @@ export interface Rng {
 
 /** A generator for `seed` and `stream`: two streams of one seed draw independently. */
 export function createRng(seed: number, stream = 0): Rng {
-  let state = (Math.trunc(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+  const whole = Math.trunc(seed);
+  const high = Math.floor(whole / 2 ** 32);
+  let state = (whole ^ Math.imul(high, 0x85ebca6b) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
   const splitmix = () => {
     state = (state + 0x9e3779b9) >>> 0;
     let z = state;

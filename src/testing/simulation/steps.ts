@@ -7,37 +7,41 @@ import type { EntityRef } from '../../define/entity.js';
 import { refText, rowText, shown } from './describe.js';
 import type { Ending, Held, World } from './world.js';
 
-/** Which held store call a step ends: a process's commit of these logs, or settlement of these rows. */
-interface HeldTarget {
+/** A held store call of a process, named by what it carries. */
+interface HeldKeys {
   readonly process: string;
-  readonly call: 'commit' | 'settle' | 'claim';
-  /** The stream ids of a commit, or the rows a settlement names (see `rowKeyOf`). */
+  /** The stream ids of a commit, or the rows a settlement names (see `rowKeyOf`); none for a claim. */
   readonly keys: readonly string[];
+}
+
+/** Which held store call a step ends. */
+interface HeldTarget extends HeldKeys {
+  readonly call: Held['call']['kind'];
 }
 
 /** One step of a schedule, as given to `simulate.replay`. */
 export type StepAction =
   /** A call from outside, on a process. */
   | { readonly kind: 'call'; readonly process: string; readonly ref: EntityRef; readonly message: unknown }
-  /** A held append (one group commit) goes to the store. */
-  | ({ readonly kind: 'commit' } & HeldTarget)
+  /** A process's held append (one group commit) of these logs goes to the store. */
+  | ({ readonly kind: 'commit' } & HeldKeys)
   /**
    * A process claims the outbox row named `row` (what it carries, from whom, to whom) and delivers
    * it; with `at`, once the clock has moved to that time (a timer's).
    */
   | { readonly kind: 'deliver'; readonly process: string; readonly row: string; readonly at?: number }
-  /** A process records how its deliveries went. */
-  | ({ readonly kind: 'settle' } & HeldTarget)
+  /** A process records how its deliveries of these rows went. */
+  | ({ readonly kind: 'settle' } & HeldKeys)
   /** The clock moves to the next time something falls due (a timer, a lease's end). */
   | { readonly kind: 'timer' }
   /** The clock jumps forward. */
   | { readonly kind: 'jump'; readonly ms: number }
-  /** A process dies (and starts again): where it stands, or right after a held commit reaches the store. */
+  /** A process dies (and starts again): where it stands, or right after its held commit of these logs reaches the store. */
   | { readonly kind: 'crash'; readonly process: string; readonly afterCommit?: readonly string[] }
-  /** A held store call fails. */
+  /** A held store call (an append, a claim, a settlement) fails. */
   | ({ readonly kind: 'store-error' } & HeldTarget)
-  /** A settlement is lost and its rows go back to the outbox: they will be delivered again. */
-  | ({ readonly kind: 'redeliver' } & HeldTarget);
+  /** A settlement of these rows is lost and the rows go back to the outbox: they will be delivered again. */
+  | ({ readonly kind: 'redeliver' } & HeldKeys);
 
 /** A step as a schedule holds it: the action, what it did, and what followed until the runtime waited again. */
 export type SimulationStep = StepAction & {
@@ -87,17 +91,21 @@ export async function perform(world: World, step: StepAction): Promise<string | 
   }
 }
 
-const ENDINGS: Record<'commit' | 'settle' | 'store-error' | 'redeliver', { ending: Ending; verb: string }> = {
-  commit: { ending: 'run', verb: 'commits' },
-  settle: { ending: 'run', verb: 'settles' },
-  'store-error': { ending: 'fail', verb: 'store call fails:' },
-  redeliver: { ending: 'lose', verb: 'loses its settlement, the rows go back:' },
-};
+/** How each step ends the held call it names, and which kind of call that is. */
+const ENDINGS = {
+  commit: { ending: 'run', call: 'commit', verb: 'commits' },
+  settle: { ending: 'run', call: 'settle', verb: 'settles' },
+  'store-error': { ending: 'fail', call: undefined, verb: 'store call fails:' },
+  redeliver: { ending: 'lose', call: 'settle', verb: 'loses its settlement, the rows go back:' },
+} as const satisfies Record<string, { ending: Ending; call: Held['call']['kind'] | undefined; verb: string }>;
 
-async function endHeld(world: World, step: Extract<StepAction, HeldTarget>): Promise<string | undefined> {
-  const held = find(world, step);
+async function endHeld(
+  world: World,
+  step: Extract<StepAction, { kind: keyof typeof ENDINGS }>,
+): Promise<string | undefined> {
+  const { ending, call, verb } = ENDINGS[step.kind];
+  const held = find(world, { process: step.process, call: call ?? (step as HeldTarget).call, keys: step.keys });
   if (!held) return undefined;
-  const { ending, verb } = ENDINGS[step.kind];
   const what = ending === 'fail' ? describeHeld(world, held) : await world.end(held, ending);
   if (ending === 'fail') await world.end(held, ending);
   return `${step.process} ${verb} ${what}`;
@@ -121,12 +129,6 @@ export function keysOf(world: World, held: Held): string[] {
   if (call.kind === 'commit') return call.request.appends.map((append) => append.streamId);
   if (call.kind === 'settle') return call.settlements.map(({ id }) => world.rowKey(id));
   return [];
-}
-
-/** The target of a held call. */
-export function targetOf(world: World, held: Held): HeldTarget {
-  const { call } = held;
-  return { process: held.process.name, call: call.kind, keys: keysOf(world, held) };
 }
 
 function describeHeld(world: World, held: Held): string {
