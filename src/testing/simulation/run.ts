@@ -8,7 +8,7 @@ import { InvariantBrokenError } from '../../errors.js';
 import { rowKeyOf, rowText } from './describe.js';
 import { perform, type SimulationStep, type StepAction } from './steps.js';
 import { type SimulationView, type StateMap, WorldView } from './view.js';
-import { World } from './world.js';
+import { type SimProcess, World } from './world.js';
 
 /** A call from outside the system. */
 export interface SimulatedCall {
@@ -81,8 +81,8 @@ export class Run<C = unknown> {
     });
     const view = new WorldView(world.store, scenario.entities, scenario.addressed, world.handled);
     const run = new Run(world, view, scenario, context, how);
-    const [first] = processes;
-    for (const { ref, message } of scenario.setup) world.call(world.process(first as string) as never, ref, message);
+    const first = world.processes()[0] as SimProcess;
+    for (const { ref, message } of scenario.setup) world.call(first, ref, message);
     await world.quiesce();
     await run.drain(true);
     world.takeNotes();
