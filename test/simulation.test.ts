@@ -5,7 +5,7 @@
  * gives the same result, byte for byte; and each fault does what it says (hand-written schedules).
  */
 import { defineEffect, defineEntity, error, ok, send, sendAfter } from 'pachyderm';
-import { type SimulateResult, type SimulationView, type StepAction, simulate } from 'pachyderm/testing';
+import { type Rng, type SimulateResult, type SimulationView, type StepAction, simulate } from 'pachyderm/testing';
 import { describe, expect, it } from 'vitest';
 import {
   Account,
@@ -18,6 +18,30 @@ import {
   setup,
   workload,
 } from './support/simulated-bank.js';
+
+/** An at-least-once mailer that is not idempotent: each delivery mails again. */
+const Mailer = defineEffect(
+  'Mailer',
+  (payload: { to: string }, ctx) => {
+    (ctx.context as string[]).push(payload.to);
+  },
+  { delivery: 'at-least-once' },
+);
+const Signup = defineEntity({
+  type: 'Signup',
+  init: () => ({ registered: false }),
+  handle: (_message: { type: 'Register' }, state, entity) =>
+    state.registered ? ok([]) : ok([{ type: 'Registered' }], [Mailer.with({ to: entity.self.id })]),
+  update: () => ({ registered: true }),
+});
+/** Nobody gets two mails. */
+const signups = {
+  entities: [Signup],
+  effects: [Mailer],
+  context: () => [] as string[],
+  workload: (rng: Rng) => ({ ref: Signup.ref(`u${rng.int(0, 3)}`), message: { type: 'Register' } as const }),
+  invariant: (view: SimulationView<string[]>) => new Set(view.context).size === view.context.length,
+};
 
 const bank = { entities: [Account], effects: [Notice], context: () => [] as string[], setup, invariant: moneyKept };
 const buggy = { entities: [BuggyAccount], setup: buggySetup, workload: buggyWorkload, invariant: buggyMoneyKept };
@@ -127,35 +151,12 @@ describe('simulate', () => {
   });
 
   it('catches an at-least-once effect that is not idempotent, by delivering its row twice', async () => {
-    const Mailer = defineEffect(
-      'Mailer',
-      (payload: { to: string }, ctx) => {
-        (ctx.context as string[]).push(payload.to);
-      },
-      { delivery: 'at-least-once' },
-    );
-    const Signup = defineEntity({
-      type: 'Signup',
-      init: () => ({ registered: false }),
-      handle: (_message: { type: 'Register' }, state, entity) =>
-        state.registered ? ok([]) : ok([{ type: 'Registered' }], [Mailer.with({ to: entity.self.id })]),
-      update: () => ({ registered: true }),
-    });
-    const result = await simulate({
-      entities: [Signup],
-      effects: [Mailer],
-      context: () => [] as string[],
-      workload: (rng) => ({ ref: Signup.ref(`u${rng.int(0, 3)}`), message: { type: 'Register' } }),
-      invariant: (view) => new Set(view.context).size === view.context.length,
-    });
+    const result = await simulate(signups);
     if (result.ok) throw new Error('the mailer passed');
     expect(result.shortest.length).toBeLessThanOrEqual(5);
     expect(result.shortest.filter((step) => step.kind === 'deliver')).toHaveLength(2);
     // Replayed with the entities and the invariant alone: the effects and context come with the schedule.
-    const replayed = await simulate.replay(result.shortest, {
-      entities: [Signup],
-      invariant: (view) => new Set(view.context as string[]).size === (view.context as string[]).length,
-    });
+    const replayed = await simulate.replay(result.shortest, { entities: [Signup], invariant: signups.invariant });
     expect(replayed.ok === false && replayed.schedule).toEqual(result.shortest);
     expect(
       result.shortest.some(
@@ -170,20 +171,6 @@ describe('simulate', () => {
   });
 
   it('turns a fault off when it is false: without faults, the mailer is never delivered twice', async () => {
-    const Mailer = defineEffect(
-      'Mailer',
-      (payload: { to: string }, ctx) => void (ctx.context as string[]).push(payload.to),
-      {
-        delivery: 'at-least-once',
-      },
-    );
-    const Signup = defineEntity({
-      type: 'Signup',
-      init: () => ({ registered: false }),
-      handle: (_message: { type: 'Register' }, state, entity) =>
-        state.registered ? ok([]) : ok([{ type: 'Registered' }], [Mailer.with({ to: entity.self.id })]),
-      update: () => ({ registered: true }),
-    });
     const none = {
       duplicateWorkers: false,
       crashes: false,
@@ -191,15 +178,7 @@ describe('simulate', () => {
       clockJumps: false,
       storeErrors: false,
     };
-    const result = await simulate({
-      entities: [Signup],
-      effects: [Mailer],
-      context: () => [] as string[],
-      workload: (rng) => ({ ref: Signup.ref(`u${rng.int(0, 3)}`), message: { type: 'Register' } }),
-      invariant: (view) => new Set(view.context).size === view.context.length,
-      faults: none,
-      runs: 50,
-    });
+    const result = await simulate({ ...signups, faults: none, runs: 50 });
     expect(result).toEqual({ ok: true, runs: 50, steps: 200 });
   });
 
@@ -229,6 +208,13 @@ describe('the faults, each on a schedule written by hand', () => {
   });
   const commit = (process: string, id: string): StepAction => ({ kind: 'commit', process, keys: [id] });
   const credit = (amount: number) => `message {"type":"Credit","amount":${amount}} from Account/a0 → Account/a1`;
+  /** A transfer of 30 from a0, its credit delivered to a1 and committed there: its row not settled yet. */
+  const creditHandled: StepAction[] = [
+    transfer('p1', 30),
+    commit('p1', 'a0'),
+    { kind: 'deliver', process: 'p1', row: credit(30) },
+    commit('p1', 'a1'),
+  ];
 
   it('two workers for one entity decide on the same version: the second append is refused, and its call decides again', async () => {
     const { schedule, balances } = await play([
@@ -265,10 +251,7 @@ describe('the faults, each on a schedule written by hand', () => {
 
   it('a crash in the middle of a delivery: the row is delivered again once its lease ends, and handled once', async () => {
     const { schedule, balances } = await play([
-      transfer('p1', 30),
-      commit('p1', 'a0'),
-      { kind: 'deliver', process: 'p1', row: credit(30) },
-      commit('p1', 'a1'),
+      ...creditHandled,
       { kind: 'crash', process: 'p1' },
       { kind: 'deliver', process: 'p1', row: credit(30) },
       { kind: 'timer' },
@@ -289,10 +272,7 @@ describe('the faults, each on a schedule written by hand', () => {
 
   it('an outbox row delivered twice is handled once', async () => {
     const { schedule, balances } = await play([
-      transfer('p1', 30),
-      commit('p1', 'a0'),
-      { kind: 'deliver', process: 'p1', row: credit(30) },
-      commit('p1', 'a1'),
+      ...creditHandled,
       { kind: 'redeliver', process: 'p1', keys: [credit(30)] },
       { kind: 'deliver', process: 'p2', row: credit(30) },
       commit('p2', 'a1'),
