@@ -179,7 +179,7 @@ describe('simulate', () => {
       storeErrors: false,
     };
     const result = await simulate({ ...signups, faults: none, runs: 50 });
-    expect(result).toEqual({ ok: true, runs: 50, steps: 200 });
+    expect(result).toEqual({ ok: true, runs: 50, steps: 100 });
   });
 
   it('refuses options it cannot run with a typed error', async () => {

@@ -79,7 +79,7 @@ export class Run<C = unknown> {
       // Retry jitter at its middle: a schedule replays the same without its seed.
       random: () => 0.5,
     });
-    const view = new WorldView(world.store, scenario.entities, scenario.addressed, world.handled);
+    const view = new WorldView(world.store, scenario.entities, scenario.addressed, world);
     const run = new Run(world, view, scenario, context, how);
     const first = world.processes()[0] as SimProcess;
     for (const { ref, message } of scenario.setup) world.call(first, ref, message);

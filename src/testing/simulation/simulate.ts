@@ -28,7 +28,7 @@ export interface SimulateOptions<C = unknown> {
   readonly seed?: number;
   /** Default 100. */
   readonly runs?: number;
-  /** Steps per run. Default 200. */
+  /** Steps per run. Default 100. */
   readonly steps?: number;
   /** Each fault is on unless set to false. */
   readonly faults?: Partial<Faults>;
@@ -81,7 +81,7 @@ async function simulateRuns<C>(options: SimulateOptions<C>): Promise<SimulateRes
   const scenario = scenarioOf(options, addressedBy(options.workload, options.setup ?? []));
   const seed = integer(options.seed ?? 1, 'seed', Number.MIN_SAFE_INTEGER);
   const runs = integer(options.runs ?? 100, 'runs', 1);
-  const steps = integer(options.steps ?? 200, 'steps', 1);
+  const steps = integer(options.steps ?? 100, 'steps', 1);
   const faults: Faults = {
     duplicateWorkers: options.faults?.duplicateWorkers !== false,
     crashes: options.faults?.crashes !== false,

@@ -53,12 +53,14 @@ export class WorldView {
   /** Per type, the world's entities by id. */
   readonly #entities = new Map<string, Map<string, Known>>();
   #feedAfter = '';
+  /** The messages in flight as of an outbox version of the world. */
+  #inFlightAt: { readonly version: number; readonly messages: readonly InFlightMessage[] } | undefined;
 
   constructor(
     private readonly store: Store,
     definitions: readonly EntityDefinition[],
     addressed: readonly { readonly type: string; readonly id: string }[],
-    private readonly handled: ReadonlySet<string>,
+    private readonly world: { readonly handled: ReadonlySet<string>; readonly outboxVersion: number },
   ) {
     for (const definition of definitions) {
       this.#definitions.set(definition.type, definition);
@@ -78,7 +80,7 @@ export class WorldView {
         const known = this.#entities.get(definition.type)?.get(ref.id);
         return (known ? await this.#fold(definition, ref.id, known) : startOf(definition, undefined).state) as S;
       },
-      inFlight: () => this.#inFlight(),
+      inFlight: async () => [...(await this.#inFlight())],
       context,
       now,
     };
@@ -152,7 +154,14 @@ export class WorldView {
     return known.loaded.state;
   }
 
-  async #inFlight(): Promise<InFlightMessage[]> {
+  /** The messages in flight: read again only after a commit or a settlement. */
+  async #inFlight(): Promise<readonly InFlightMessage[]> {
+    const version = this.world.outboxVersion;
+    if (this.#inFlightAt?.version !== version) this.#inFlightAt = { version, messages: await this.#readInFlight() };
+    return this.#inFlightAt.messages;
+  }
+
+  async #readInFlight(): Promise<InFlightMessage[]> {
     await this.#catchUp();
     const messages: InFlightMessage[] = [];
     for (const [type, entities] of this.#entities) {
@@ -161,7 +170,7 @@ export class WorldView {
         for (const row of await this.store.outboxOf({ type, id }, 100_000)) {
           if (row.kind !== 'message' || row.status !== 'pending' || row.sourceType !== type || row.sourceId !== id)
             continue;
-          if (this.handled.has(row.idempotencyKey)) continue;
+          if (this.world.handled.has(row.idempotencyKey)) continue;
           messages.push({
             from: { type, id },
             to: { type: row.name, id: row.targetId ?? '' },

@@ -64,6 +64,8 @@ export class World {
   readonly clock: VirtualClock;
   /** Message ids whose handling committed: delivered, though their rows may not be settled yet. */
   readonly handled = new Set<string>();
+  /** Changes with every commit and settlement: what is in flight may have changed. */
+  outboxVersion = 0;
   readonly #processes = new Map<string, SimProcess>();
   #held: Held[] = [];
   #activity = 0;
@@ -149,6 +151,7 @@ export class World {
       held.reject(new Error('simulated: the store call failed'));
       return 'failed';
     }
+    this.outboxVersion++;
     if (call.kind === 'commit') {
       const results = await this.store.commit(call.request);
       call.request.appends.forEach((append, i) => {
