@@ -182,6 +182,22 @@ describe('simulate', () => {
     expect(result).toEqual({ ok: true, runs: 50, steps: 100 });
   });
 
+  it('makes idempotent calls: five keys repeated under every fault count five', async () => {
+    const Counter = defineEntity({
+      type: 'Counter',
+      init: () => ({ count: 0 }),
+      handle: (_message: { type: 'Add' }) => ok([{ type: 'Added' }]),
+      update: (_event: { type: 'Added' }, state) => ({ count: state.count + 1 }),
+    });
+    const result = await simulate({
+      entities: [Counter],
+      workload: (rng) => ({ ref: Counter.ref('c'), message: { type: 'Add' }, idempotencyKey: `k${rng.int(1, 5)}` }),
+      invariant: async (view) => (await view.read(Counter.ref('c'))).count <= 5,
+      runs: 50,
+    });
+    expect(result).toEqual({ ok: true, runs: 50, steps: 100 });
+  });
+
   it('refuses options it cannot run with a typed error', async () => {
     const invariant = () => true;
     await expect(simulate({ entities: [], workload, invariant } as never)).rejects.toMatchObject({

@@ -40,8 +40,9 @@ export async function chooseStep(
   };
   const processes = world.processes();
   add(6, processes, (process) => {
-    const { ref, message } = workload();
-    return { kind: 'call', process: process.name, ref: { type: ref?.type, id: ref?.id }, message };
+    const { ref, message, idempotencyKey } = workload();
+    const call = { kind: 'call', process: process.name, ref: { type: ref?.type, id: ref?.id }, message } as const;
+    return idempotencyKey === undefined ? call : { ...call, idempotencyKey };
   });
   const held = world.held();
   const of = (kind: Held['call']['kind']) => held.filter(({ call }) => call.kind === kind);

@@ -124,12 +124,7 @@ async function play<C>(
  */
 async function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Promise<StepAction[]> {
   const { world } = run;
-  const choices: StepAction[] = waiting.map(({ ref, message }) => ({
-    kind: 'call',
-    process: 'p1',
-    ref: { type: ref.type, id: ref.id },
-    message,
-  }));
+  const choices: StepAction[] = waiting.map((call) => ({ kind: 'call', process: 'p1', ...call }));
   const now = await world.claimable();
   const dueNow = new Set(now.map((row) => row.id));
   const later = (await world.claimable(FAR))

@@ -10,11 +10,12 @@ import { perform, type SimulationStep, type StepAction } from './steps.js';
 import { type SimulationView, type StateMap, WorldView } from './view.js';
 import { type SimProcess, World } from './world.js';
 
-/** A call from outside the system. */
+/** A call from outside the system; with `idempotencyKey`, an idempotent one (a client's retry repeats the key). */
 export interface SimulatedCall {
   // biome-ignore lint/suspicious/noExplicitAny: a ref of any entity
   readonly ref: EntityRef<string, any, any, any, any>;
   readonly message: unknown;
+  readonly idempotencyKey?: string;
 }
 
 /** An entity's type and id. */
@@ -23,8 +24,11 @@ export interface PlainRef {
   readonly id: string;
 }
 
-/** Checked after every step: false or a throw means the step broke it. */
-export type Invariant<C = unknown> = (view: SimulationView<C>) => boolean | undefined | Promise<boolean | undefined>;
+/**
+ * Checked after every step: `false` (or a promise of it) or a throw means the step broke it;
+ * anything else, `undefined` included, that it holds.
+ */
+export type Invariant<C = unknown> = (view: SimulationView<C>) => unknown;
 
 /** What a run plays: the application's definitions, its starting calls and its invariant. */
 export interface Scenario<C = unknown> {
@@ -82,7 +86,7 @@ export class Run<C = unknown> {
     const view = new WorldView(world.store, scenario.entities, scenario.addressed, world);
     const run = new Run(world, view, scenario, context, how);
     const first = world.processes()[0] as SimProcess;
-    for (const { ref, message } of scenario.setup) world.call(first, ref, message);
+    for (const call of scenario.setup) world.call(first, call);
     await world.quiesce();
     await run.drain(true);
     world.takeNotes();

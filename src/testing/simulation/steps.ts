@@ -3,8 +3,9 @@
  * schedule replays without its seed and survives having steps taken out. A step whose target is
  * gone when it comes (a commit already run, a row already delivered) is skipped.
  */
-import type { EntityRef } from '../../define/entity.js';
+
 import { refText, rowText, shown } from './describe.js';
+import type { SimulatedCall } from './run.js';
 import type { Ending, Held, World } from './world.js';
 
 /** A held store call of a process, named by what it carries. */
@@ -22,7 +23,7 @@ interface HeldTarget extends HeldKeys {
 /** One step of a schedule, as given to `simulate.replay`. */
 export type StepAction =
   /** A call from outside, on a process. */
-  | { readonly kind: 'call'; readonly process: string; readonly ref: EntityRef; readonly message: unknown }
+  | ({ readonly kind: 'call'; readonly process: string } & SimulatedCall)
   /** A process's held append (one group commit) of these logs goes to the store. */
   | ({ readonly kind: 'commit' } & HeldKeys)
   /**
@@ -57,8 +58,9 @@ export async function perform(world: World, step: StepAction): Promise<string | 
     case 'call': {
       const process = world.process(step.process);
       if (!process) return undefined;
-      const number = world.call(process, step.ref, step.message);
-      return `${step.process} gets call ${number}: ${shown(step.message)} → ${refText(step.ref.type, step.ref.id)}`;
+      const number = world.call(process, step);
+      const key = step.idempotencyKey === undefined ? '' : ` (key ${shown(step.idempotencyKey)})`;
+      return `${step.process} gets call ${number}: ${shown(step.message)} → ${refText(step.ref.type, step.ref.id)}${key}`;
     }
     case 'deliver': {
       const process = world.process(step.process);

@@ -7,13 +7,14 @@
  * schedule again.
  */
 import type { EffectDefinition } from '../../define/effect.js';
-import type { EntityDefinition, EntityRef } from '../../define/entity.js';
+import type { EntityDefinition } from '../../define/entity.js';
 import { silentLogger } from '../../logger.js';
 import { createSystemIn, type System } from '../../runtime/system.js';
 import { memoryStore } from '../../store/memory.js';
 import type { AppendResult, OutboxOutcome, OutboxRecord, Store } from '../../store/port/index.js';
 import { answerText, decisionText, failureText, refText, rowKeyOf, shown } from './describe.js';
 import { type HeldCall, processStore } from './process-store.js';
+import type { SimulatedCall } from './run.js';
 import { VirtualClock } from './virtual-clock.js';
 
 /** How long a simulated process holds an outbox row it delivers. */
@@ -126,7 +127,7 @@ export class World {
   }
 
   /** Makes a call on a process; its answer is noted when it comes. Answers the call's number. */
-  call(process: SimProcess, ref: EntityRef, message: unknown): number {
+  call(process: SimProcess, { ref, message, idempotencyKey }: SimulatedCall): number {
     const number = ++this.#calls;
     process.calls.add(number);
     this.#activity++;
@@ -136,7 +137,8 @@ export class World {
       this.#activity++;
       this.note('answer', `call ${number}: ${text}`);
     };
-    process.system.call(ref, message as never).then(
+    const options = idempotencyKey === undefined ? undefined : { idempotencyKey };
+    process.system.call(ref, message as never, options).then(
       (answer) => answered(answerText(answer)),
       (error: unknown) => answered(failureText(error)),
     );
