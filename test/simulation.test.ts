@@ -4,6 +4,8 @@
  * and shrunk to a few steps; a correct one holds for 1,000 runs with every fault on; the same seed
  * gives the same result, byte for byte; and each fault does what it says (hand-written schedules).
  */
+
+import fc from 'fast-check';
 import { defineEffect, defineEntity, error, ok, send, sendAfter } from 'pachyderm';
 import { type Rng, type SimulateResult, type SimulationView, type StepAction, simulate } from 'pachyderm/testing';
 import { describe, expect, it } from 'vitest';
@@ -113,6 +115,19 @@ describe('simulate', () => {
       },
     });
     expect(result).toEqual({ ok: true, runs: 20, steps: 100 });
+  });
+
+  it('replays the schedule of any failing run to the same steps, word for word (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 }), async (seed) => {
+        const result = await simulate({ ...buggy, seed, runs: 5 });
+        if (result.ok) return;
+        const replayed = await simulate.replay(result.schedule, buggy);
+        expect(replayed.ok).toBe(false);
+        expect(replayed.schedule).toEqual(result.schedule);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('gives the same result for the same seed, byte for byte, and another for another seed', async () => {

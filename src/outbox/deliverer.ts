@@ -299,7 +299,7 @@ export class AtLeastOnceDeliverer {
 
   #failed(row: OutboxRecord, policy: RetryPolicy, error: string): OutboxOutcome {
     if (row.attempts >= policy.maxAttempts) return { dead: true, error };
-    return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts), error };
+    return { retryAt: this.options.clock.now() + retryDelay(policy, row.attempts, this.options.random), error };
   }
 }
 

@@ -40,6 +40,22 @@ interface CheckpointRow {
  * const system = createSystem({ store: memoryStore(), entities: [Counter] });
  */
 export function memoryStore(): Store {
+  return controlledMemoryStore().store;
+}
+
+/**
+ * What a simulation (pachyderm/testing) needs of the outbox beyond the port: a look at what a claim
+ * could take that changes nothing, and claims held to chosen rows. Not exported from the package.
+ */
+export interface OutboxControl {
+  /** The rows a claim at `now` could take first (each lane's first claimable row), in id order. */
+  claimable(now: number): OutboxRecord[];
+  /** While set, a claim takes only the rows it accepts. */
+  only: ((row: OutboxRecord) => boolean) | undefined;
+}
+
+/** A memory store and the control of its outbox. */
+export function controlledMemoryStore(): { readonly store: Store; readonly outbox: OutboxControl } {
   const logs = new Map<string, StoredEvent[]>();
   /** Per log, the ids of the messages it handled, with when. */
   const processed = new Map<string, Map<string, number>>();
@@ -189,7 +205,12 @@ export function memoryStore(): Store {
     return (logs.get(streamId) ?? []).slice(start, start + limit);
   };
 
-  return {
+  const control: OutboxControl = {
+    // Heads only: a lane's later rows come after its first, in the same claim.
+    claimable: (now) => claimedRows(ready.due(now), () => [], now, Number.MAX_SAFE_INTEGER, true).map(publish),
+    only: undefined,
+  };
+  const store: Store = {
     ...memoryMembership(),
     kind: 'memory',
     open: () => lifecycle.open(),
@@ -312,7 +333,9 @@ export function memoryStore(): Store {
     },
 
     async claimOutbox({ owner, now, leaseMs, limit }) {
-      return claimedRows(ready.due(now), laneOf, now, limit, true).map((row) => {
+      const { only } = control;
+      const due = only ? [...ready.due(now)].filter(only) : ready.due(now);
+      return claimedRows(due, laneOf, now, limit, true).map((row) => {
         row.leaseOwner = owner;
         row.leaseUntil = now + leaseMs;
         (row as { attempts: number }).attempts++;
@@ -386,4 +409,5 @@ export function memoryStore(): Store {
       return rows.sort((a, b) => Number(a.id) - Number(b.id)).slice(0, limit);
     },
   };
+  return { store, outbox: control };
 }

@@ -50,7 +50,7 @@ export async function chooseStep(
   const named = (h: Held) => ({ process: h.process.name, keys: keysOf(world, h) });
   add(6, commits, (h) => ({ kind: 'commit', ...named(h) }));
   add(4, settles, (h) => ({ kind: 'settle', ...named(h) }));
-  const rows = claims.length > 0 ? await world.claimable() : [];
+  const rows = claims.length > 0 ? world.claimable() : [];
   const deliveries = claims.flatMap((claim) => rows.map((row) => ({ process: claim.process.name, row })));
   add(6, deliveries, ({ process, row }) => ({ kind: 'deliver', process, row: rowKeyOf(row) }));
   if ((await world.nextDue()) !== undefined) add(1, [0], () => ({ kind: 'timer' }));

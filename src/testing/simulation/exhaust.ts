@@ -125,9 +125,10 @@ async function play<C>(
 async function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Promise<StepAction[]> {
   const { world } = run;
   const choices: StepAction[] = waiting.map((call) => ({ kind: 'call', process: 'p1', ...call }));
-  const now = await world.claimable();
+  const now = world.claimable();
   const dueNow = new Set(now.map((row) => row.id));
-  const later = (await world.claimable(FAR))
+  const later = world
+    .claimable(FAR)
     .filter((row) => !dueNow.has(row.id))
     .sort((a, b) => a.dueAt - b.dueAt || Number(a.id) - Number(b.id));
   for (const row of [...now, ...later]) {

@@ -123,7 +123,7 @@ export class Run<C = unknown> {
         await world.quiesce();
         continue;
       }
-      const row = (await world.claimable()).find((candidate) => messages || candidate.kind === 'effect');
+      const row = world.claimable().find((candidate) => messages || candidate.kind === 'effect');
       const claiming = world.held().find(({ call }) => call.kind === 'claim');
       if (!row || !claiming) return;
       world.note('deliver', `${claiming.process.name} delivers ${rowText(row)}`);

@@ -8,9 +8,11 @@ import type { EffectDefinition } from '../../define/effect.js';
 import type { EntityDefinition } from '../../define/entity.js';
 import { ConfigurationError, ErrorCode, InvariantBrokenError, isPachydermError } from '../../errors.js';
 import { chooseStep, type Faults } from './choose.js';
+import { replaySchedule } from './replay.js';
 import { reported, reportText } from './report.js';
 import { createRng, type Rng } from './rng.js';
-import { type Change, type Invariant, type PlainRef, Run, type Scenario, type SimulatedCall } from './run.js';
+import { type Invariant, type PlainRef, Run, type Scenario, type SimulatedCall } from './run.js';
+import { shrink } from './shrink.js';
 import type { SimulationStep, StepAction } from './steps.js';
 
 export interface SimulateOptions<C = unknown> {
@@ -66,8 +68,6 @@ export type ReplayResult =
       readonly report: string;
     };
 
-/** Replays tried while shrinking one failure at most. */
-const SHRINK_BUDGET = 400;
 /** Draws from the workload, on a stream of their own, that find the entities it addresses. */
 const PROBE_DRAWS = 1000;
 /** A type whose workload addresses more entities than this has none besides those with events. */
@@ -182,74 +182,6 @@ function plainRef({ ref }: { readonly ref: PlainRef }): PlainRef {
  * if (!result.ok) console.log(result.report);
  */
 export const simulate: typeof simulateRuns & { replay: typeof replay } = Object.assign(simulateRuns, { replay });
-
-type Replayed =
-  | { readonly ok: true; readonly schedule: SimulationStep[] }
-  | {
-      readonly ok: false;
-      readonly schedule: SimulationStep[];
-      readonly error: InvariantBrokenError;
-      readonly change: Change | undefined;
-    };
-
-async function replaySchedule<C>(scenario: Scenario<C>, actions: readonly StepAction[]): Promise<Replayed> {
-  let run: Run<C>;
-  try {
-    run = await Run.open(scenario, processesOf(actions), { recording: true });
-  } catch (error) {
-    if (!isPachydermError(error, ErrorCode.InvariantBroken)) throw error;
-    return { ok: false, schedule: [], error: error as InvariantBrokenError, change: undefined };
-  }
-  for (const action of actions) {
-    const broken = await run.step(actionOf(action));
-    if (broken) return { ok: false, schedule: run.steps, error: broken, change: run.change };
-  }
-  return { ok: true, schedule: run.steps };
-}
-
-/**
- * Delta debugging: takes out ever smaller runs of steps while what is left still breaks the
- * invariant, keeping only the steps up to the one that breaks it.
- */
-async function shrink<C>(scenario: Scenario<C>, failing: readonly StepAction[]): Promise<StepAction[]> {
-  let current = failing.map(actionOf);
-  let budget = SHRINK_BUDGET;
-  const stillFails = async (candidate: StepAction[]) => {
-    budget--;
-    const replayed = await replaySchedule(scenario, candidate);
-    return replayed.ok ? undefined : replayed.schedule.map(actionOf);
-  };
-  let parts = 2;
-  while (current.length > 1 && budget > 0) {
-    const size = Math.ceil(current.length / parts);
-    let smaller: StepAction[] | undefined;
-    for (let start = 0; start < current.length && budget > 0 && !smaller; start += size) {
-      smaller = await stillFails([...current.slice(0, start), ...current.slice(start + size)]);
-    }
-    if (smaller) {
-      current = smaller;
-      parts = Math.max(parts - 1, 2);
-    } else if (size === 1) {
-      break;
-    } else {
-      parts = Math.min(parts * 2, current.length);
-    }
-  }
-  return current;
-}
-
-/** A step without what it did: the action alone. */
-function actionOf(step: StepAction): StepAction {
-  const { text: _text, then: _then, ...action } = step as SimulationStep;
-  return action;
-}
-
-/** The processes a schedule names (p1 at least). */
-function processesOf(actions: readonly StepAction[]): string[] {
-  const names = new Set(['p1']);
-  for (const action of actions) if ('process' in action) names.add(action.process);
-  return [...names].sort();
-}
 
 function scenarioOf<C>(options: ReplayOptions<C>, addressed: readonly PlainRef[]): Scenario<C> {
   if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {

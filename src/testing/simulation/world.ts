@@ -10,7 +10,7 @@ import type { EffectDefinition } from '../../define/effect.js';
 import type { EntityDefinition } from '../../define/entity.js';
 import { silentLogger } from '../../logger.js';
 import { createSystemIn, type System } from '../../runtime/system.js';
-import { memoryStore } from '../../store/memory.js';
+import { controlledMemoryStore, type OutboxControl } from '../../store/memory.js';
 import type { AppendResult, OutboxOutcome, OutboxRecord, Store } from '../../store/port/index.js';
 import { answerText, decisionText, failureText, refText, rowKeyOf, shown } from './describe.js';
 import { type HeldCall, processStore } from './process-store.js';
@@ -19,10 +19,6 @@ import { VirtualClock } from './virtual-clock.js';
 
 /** How long a simulated process holds an outbox row it delivers. */
 export const LEASE_MS = 5_000;
-/** Claims that list every row at once. */
-const ALL = 1_000_000;
-/** The owner of the simulation's own looks at the outbox (claimed and put back at once). */
-const LOOKING = 'simulation';
 /** Turns of the event loop without any work that make the runtime count as waiting. */
 const QUIET_TURNS = 3;
 
@@ -32,7 +28,7 @@ export interface WorldOptions {
   readonly context: unknown;
   /** The names of the processes to start. */
   readonly processes: readonly string[];
-  /** Chance for the runtime (retry jitter), from the run's seed. */
+  /** Chance for the runtime: the jitter of retries and conflict pauses. */
   readonly random: () => number;
 }
 
@@ -61,7 +57,9 @@ export interface Held {
 export type Ending = 'run' | 'fail' | 'crash-after' | 'lose';
 
 export class World {
-  readonly store: Store = memoryStore();
+  readonly store: Store;
+  /** Looks at the outbox without changing it, and holds a claim to the row a step chose. */
+  readonly #outbox: OutboxControl;
   readonly clock: VirtualClock;
   /** Message ids whose handling committed: delivered, though their rows may not be settled yet. */
   readonly handled = new Set<string>();
@@ -78,6 +76,7 @@ export class World {
   readonly #effects: readonly EffectDefinition[];
 
   private constructor(private readonly options: WorldOptions) {
+    ({ store: this.store, outbox: this.#outbox } = controlledMemoryStore());
     this.clock = new VirtualClock(0, () => this.#activity++);
     this.#effects = options.effects.map((effect) => this.#watched(effect));
   }
@@ -182,35 +181,31 @@ export class World {
     return 'nothing claimed';
   }
 
-  /** The outbox rows that could be claimed now (or at `now`), each lane's first, in id order. */
-  async claimable(now = this.clock.now): Promise<OutboxRecord[]> {
-    const rows = await this.store.claimOutbox({ owner: LOOKING, now, leaseMs: 1, limit: ALL });
-    if (rows.length > 0) await this.store.settleOutbox(LOOKING, rows.map(released));
-    const lanes = new Set<string>();
-    return rows.filter((row) => {
-      if (row.orderKey === null) return true;
-      if (lanes.has(row.orderKey)) return false;
-      lanes.add(row.orderKey);
-      return true;
-    });
+  /** The outbox rows a claim could take first now (or at `now`), in id order. Changes nothing. */
+  claimable(now = this.clock.now): OutboxRecord[] {
+    return this.#outbox.claimable(now);
   }
 
   /**
    * Ends `process`'s waiting claim with the first row named `key` (see `rowKeyOf`), if one is
-   * claimable now: the process delivers it. Answers the row, or undefined.
+   * claimable now: the process claims that row alone, and delivers it. Answers the row, or undefined.
    */
   async deliver(process: SimProcess, key: string): Promise<OutboxRecord | undefined> {
     const held = this.#held.find((other) => other.process === process && other.call.kind === 'claim');
     if (held?.call.kind !== 'claim') return undefined;
-    const rows = await this.store.claimOutbox({ ...held.call.request, now: this.clock.now, limit: ALL });
-    const chosen = rows.find((row) => rowKeyOf(row) === key);
-    const rest = rows.filter((row) => row !== chosen);
-    if (rest.length > 0) await this.store.settleOutbox(held.call.request.owner, rest.map(released));
+    const chosen = this.claimable().find((row) => rowKeyOf(row) === key);
     if (!chosen) return undefined;
+    this.#outbox.only = (row) => row.id === chosen.id;
+    let rows: readonly OutboxRecord[];
+    try {
+      rows = await this.store.claimOutbox({ ...held.call.request, now: this.clock.now });
+    } finally {
+      this.#outbox.only = undefined;
+    }
     this.#held = this.#held.filter((other) => other !== held);
-    this.#claimed.set(chosen.id, chosen);
-    held.resolve([chosen]);
-    return chosen;
+    for (const row of rows) this.#claimed.set(row.id, row);
+    held.resolve(rows);
+    return rows[0];
   }
 
   /** How steps name a claimed row (see `rowKeyOf`). */
@@ -295,9 +290,6 @@ export class World {
     this.#notes.push(`${label.padEnd(8)}${text}`);
   }
 }
-
-/** A claimed row put back as it was. */
-const released = (row: OutboxRecord) => ({ id: row.id, outcome: { released: true } as const });
 
 function resultText(expected: number, result: AppendResult | undefined): string {
   if (!result) return 'no result';
