@@ -132,15 +132,15 @@ describe('exhaust', () => {
     if (result.ok) throw new Error('no counterexample');
     // Open first: open, buy, order (and open, ... the same); then buy first: buy, order — broken.
     expect(result.orderings).toBe(3);
-    expect(result.counterexample.steps.map((step) => step.text)).toEqual([
+    expect(result.counterexample.map((step) => step.text)).toEqual([
       'p1 gets call 1: {"type":"Buy","shop":"shop"} → Shop/ann',
       'p1 delivers message {"type":"Order","from":"ann"} from Shop/ann → Shop/shop',
     ]);
-    expect(result.counterexample.report).toContain(
+    expect(result.report).toContain(
       '  Shop/shop\n    before: {"open":false,"sold":0,"turnedAway":0}\n    after:  {"open":false,"sold":0,"turnedAway":1}',
     );
-    expect(result.counterexample.error.message).toBe(result.counterexample.report);
-    expect(result.counterexample.error.code).toBe('INVARIANT_BROKEN');
+    expect(result.error.message).toBe(result.report);
+    expect(result.error.code).toBe('INVARIANT_BROKEN');
   });
 
   it('refuses options it cannot run with a typed error', async () => {

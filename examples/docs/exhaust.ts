@@ -47,4 +47,4 @@ const shopping = await exhaust({
   ],
   invariant: async (view) => (await view.read(Shop.ref('shop'))).turnedAway === 0,
 });
-if (!shopping.ok) console.log(shopping.counterexample.report);
+if (!shopping.ok) console.log(shopping.report);

@@ -34,11 +34,11 @@ export type ExhaustResult =
       readonly ok: false;
       /** Orderings played, the failing one included. */
       readonly orderings: number;
-      readonly counterexample: {
-        readonly steps: readonly SimulationStep[];
-        readonly error: InvariantBrokenError;
-        readonly report: string;
-      };
+      /** The ordering that broke the invariant: its deliveries, each with what followed it. */
+      readonly counterexample: readonly SimulationStep[];
+      readonly error: InvariantBrokenError;
+      /** The counterexample in words, with the states before and after its last delivery. */
+      readonly report: string;
     };
 
 /** Past any time a timer of a run can have. */
@@ -66,7 +66,7 @@ export async function exhaust<C>(options: ExhaustOptions<C>): Promise<ExhaustRes
       const error = again.broken ?? played.broken;
       const title = `${InvariantBrokenError.summary(error.step, error.cause)}. Ordering ${orderings} (${steps.length} deliveries):`;
       const report = reportText(title, steps, again.run.change, error);
-      return { ok: false, orderings, counterexample: { steps, error: reported(error, report), report } };
+      return { ok: false, orderings, counterexample: steps, error: reported(error, report), report };
     }
     const { taken, counts } = played;
     let depth = taken.length - 1;
