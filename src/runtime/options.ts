@@ -96,8 +96,8 @@ export interface SystemOptions extends ContextOption {
 
 /**
  * Where a system's ids and chance come from, besides its clock. Not an option: the real ones in
- * production; a simulation (pachyderm/testing `simulate`) gives its own, drawn from its seed, so
- * that a run depends on nothing else.
+ * production; a simulation (pachyderm/testing `simulate`) gives its own (owners named after its
+ * processes, a fixed jitter, pauses that take no time), so that a run depends on its schedule alone.
  */
 export interface Environment {
   /** Names this process's outbox and checkpoint leases. */

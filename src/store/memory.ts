@@ -48,7 +48,7 @@ export function memoryStore(): Store {
  * could take that changes nothing, and claims held to chosen rows. Not exported from the package.
  */
 export interface OutboxControl {
-  /** The rows a claim at `now` could take first (each lane's first claimable row), in id order. */
+  /** The rows a claim at `now` could take first (due, not leased, not held back in their lane), in id order. */
   claimable(now: number): OutboxRecord[];
   /** While set, a claim takes only the rows it accepts. */
   only: ((row: OutboxRecord) => boolean) | undefined;
