@@ -104,27 +104,33 @@ async function play<C>(
   const taken: number[] = [];
   const counts: number[] = [];
   while (taken.length < maxDepth) {
-    const choices = await choicesOf(run, waiting);
+    const choices = choicesOf(run, waiting);
     if (choices.length === 0) break;
     const index = path[taken.length] ?? 0;
-    const choice = choices[index] as StepAction;
+    const { action, call } = choices[index] as Choice;
     taken.push(index);
     counts.push(choices.length);
-    // The starting calls come first among the choices.
-    if (index < waiting.length) waiting.splice(index, 1);
-    const broken = await run.step(choice);
+    if (call !== undefined) waiting.splice(call, 1);
+    const broken = await run.step(action);
     if (broken) return { run, taken, counts, broken };
   }
   return { run, taken, counts };
 }
 
+/** A delivery that can come next; a starting call says which of the waiting ones it is. */
+interface Choice {
+  readonly action: StepAction;
+  readonly call?: number;
+}
+
 /**
  * What can be delivered next, in a fixed order: the starting calls not made yet, the messages due
- * now (each lane's first), then timers and retries by their time.
+ * now (each lane's first), then timers and retries by their time. Two deliveries of the same thing
+ * (two equal calls, two equal timers) are one choice: either leads to the same world.
  */
-async function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Promise<StepAction[]> {
+function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Choice[] {
   const { world } = run;
-  const choices: StepAction[] = waiting.map((call) => ({ kind: 'call', process: 'p1', ...call }));
+  const choices: Choice[] = waiting.map((call, i) => ({ action: { kind: 'call', process: 'p1', ...call }, call: i }));
   const now = world.claimable();
   const dueNow = new Set(now.map((row) => row.id));
   const later = world
@@ -134,9 +140,15 @@ async function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Pro
   for (const row of [...now, ...later]) {
     if (row.kind !== 'message') continue;
     const at = dueNow.has(row.id) ? {} : { at: row.dueAt };
-    choices.push({ kind: 'deliver', process: 'p1', row: rowKeyOf(row), ...at });
+    choices.push({ action: { kind: 'deliver', process: 'p1', row: rowKeyOf(row), ...at } });
   }
-  return choices;
+  const seen = new Set<string>();
+  return choices.filter(({ action }) => {
+    const key = JSON.stringify(action);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function scenarioOf<C>(options: ExhaustOptions<C>): Scenario<C> {
