@@ -11,6 +11,7 @@ import { ConfigurationError, ErrorCode, InvariantBrokenError, isPachydermError }
 import { rowKeyOf } from './describe.js';
 import { reported, reportText } from './report.js';
 import { type Invariant, Run, type Scenario, type SimulatedCall } from './run.js';
+import { scenarioOf, wholeNumber } from './scenario.js';
 import type { SimulationStep, StepAction } from './steps.js';
 
 export interface ExhaustOptions<C = unknown> {
@@ -51,9 +52,11 @@ const FAR = Number.MAX_SAFE_INTEGER / 4;
  * const all = await exhaust({ entities: [PingPong], start: [{ ref: bob, message: { ping: 'alice' } }], invariant });
  */
 export async function exhaust<C>(options: ExhaustOptions<C>): Promise<ExhaustResult> {
-  const scenario = scenarioOf(options);
-  const maxDepth = integer(options.maxDepth ?? 10, 'maxDepth');
-  const maxOrderings = integer(options.maxOrderings ?? 100_000, 'maxOrderings');
+  if (!Array.isArray(options?.start)) throw new ConfigurationError('exhaust: start must be a list of { ref, message }');
+  const addressed = options.start.map(({ ref }) => ({ type: ref?.type, id: ref?.id }));
+  const scenario = scenarioOf('exhaust', options, [], addressed);
+  const maxDepth = wholeNumber('exhaust', 'maxDepth', options.maxDepth ?? 10, 1);
+  const maxOrderings = wholeNumber('exhaust', 'maxOrderings', options.maxOrderings ?? 100_000, 1);
   let orderings = 0;
   let path: number[] = [];
   for (;;) {
@@ -149,26 +152,4 @@ function choicesOf<C>(run: Run<C>, waiting: readonly SimulatedCall[]): Choice[] 
     seen.add(key);
     return true;
   });
-}
-
-function scenarioOf<C>(options: ExhaustOptions<C>): Scenario<C> {
-  if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {
-    throw new ConfigurationError('exhaust: entities must be a non-empty list of defineEntity(...)');
-  }
-  if (!Array.isArray(options.start)) throw new ConfigurationError('exhaust: start must be a list of { ref, message }');
-  if (typeof options.invariant !== 'function') throw new ConfigurationError('exhaust: invariant must be a function');
-  return {
-    entities: options.entities,
-    effects: options.effects ?? [],
-    ...(options.context ? { context: options.context } : {}),
-    setup: [],
-    addressed: options.start.map(({ ref }) => ({ type: ref?.type, id: ref?.id })),
-    invariant: options.invariant,
-  };
-}
-
-function integer(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new ConfigurationError(`exhaust: ${name} must be an integer >= 1`);
-  return value;
 }

@@ -12,6 +12,7 @@ import { replaySchedule } from './replay.js';
 import { reported, reportText } from './report.js';
 import { createRng, type Rng } from './rng.js';
 import { type Invariant, type PlainRef, Run, type Scenario, type SimulatedCall } from './run.js';
+import { scenarioOf, wholeNumber } from './scenario.js';
 import { shrink } from './shrink.js';
 import type { SimulationStep, StepAction } from './steps.js';
 
@@ -78,10 +79,11 @@ const origins = new WeakMap<readonly StepAction[], Omit<Scenario, 'entities' | '
 
 async function simulateRuns<C>(options: SimulateOptions<C>): Promise<SimulateResult> {
   if (typeof options?.workload !== 'function') throw new ConfigurationError('simulate: workload must be a function');
-  const scenario = scenarioOf(options, addressedBy(options.workload, options.setup ?? []));
-  const seed = integer(options.seed ?? 1, 'seed', Number.MIN_SAFE_INTEGER);
-  const runs = integer(options.runs ?? 100, 'runs', 1);
-  const steps = integer(options.steps ?? 100, 'steps', 1);
+  const setup = options.setup ?? [];
+  const scenario = scenarioOf('simulate', options, setup, addressedBy(options.workload, setup));
+  const seed = wholeNumber('simulate', 'seed', options.seed ?? 1, Number.MIN_SAFE_INTEGER);
+  const runs = wholeNumber('simulate', 'runs', options.runs ?? 100, 1);
+  const steps = wholeNumber('simulate', 'steps', options.steps ?? 100, 1);
   const faults: Faults = {
     duplicateWorkers: options.faults?.duplicateWorkers !== false,
     crashes: options.faults?.crashes !== false,
@@ -132,15 +134,9 @@ async function replay<C>(schedule: readonly StepAction[], options: ReplayOptions
     ? addressedBy(options.workload, setup)
     : (origin?.addressed ??
       [...setup, ...schedule.flatMap((step) => (step.kind === 'call' ? [step] : []))].map(plainRef));
-  const scenario = scenarioOf(
-    {
-      ...options,
-      effects: options?.effects ?? origin?.effects ?? [],
-      setup,
-      ...(options?.context || origin?.context ? { context: (options?.context ?? origin?.context) as () => C } : {}),
-    },
-    addressed,
-  );
+  const context = (options?.context ?? origin?.context) as (() => C) | undefined;
+  const given = { ...options, effects: options?.effects ?? origin?.effects ?? [], ...(context ? { context } : {}) };
+  const scenario = scenarioOf('simulate.replay', given, setup, addressed);
   const replayed = await replaySchedule(scenario, schedule);
   origins.set(replayed.schedule, scenario);
   if (replayed.ok) return { ok: true, steps: replayed.schedule.length, schedule: replayed.schedule };
@@ -182,27 +178,3 @@ function plainRef({ ref }: { readonly ref: PlainRef }): PlainRef {
  * if (!result.ok) console.log(result.report);
  */
 export const simulate: typeof simulateRuns & { replay: typeof replay } = Object.assign(simulateRuns, { replay });
-
-function scenarioOf<C>(options: ReplayOptions<C>, addressed: readonly PlainRef[]): Scenario<C> {
-  if (!options || !Array.isArray(options.entities) || options.entities.length === 0) {
-    throw new ConfigurationError('simulate: entities must be a non-empty list of defineEntity(...)');
-  }
-  if (typeof options.invariant !== 'function') throw new ConfigurationError('simulate: invariant must be a function');
-  if (options.context !== undefined && typeof options.context !== 'function') {
-    throw new ConfigurationError("simulate: context must be a function that makes one run's context");
-  }
-  return {
-    entities: options.entities,
-    effects: options.effects ?? [],
-    ...(options.context ? { context: options.context } : {}),
-    setup: options.setup ?? [],
-    addressed,
-    invariant: options.invariant,
-  };
-}
-
-function integer(value: number, name: string, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new ConfigurationError(`simulate: ${name} must be an integer >= ${min}`);
-  return value;
-}
