@@ -20,6 +20,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe.each(storeKinds)('idempotent calls on %s', (kind) => {
   const { place, start } = useSystems();
+  /** Adds `key` to the tally, idempotently under that key. */
+  const keyedAdd = (system: ReturnType<typeof start>, ref: ReturnType<typeof Tally.ref>, key: string) =>
+    system.call(ref, { type: 'Add', key }, { idempotencyKey: key });
 
   it('answers a repeat of a key with the first answer, without calling handle', async () => {
     const system = start({ store: (await place(kind)).newStore(), entities: [Tally] });
@@ -71,11 +74,7 @@ describe.each(storeKinds)('idempotent calls on %s', (kind) => {
     const where = await place(kind);
     const ref = Tally.ref(randomUUID());
     const key = `k-${randomUUID()}`;
-    const first = await start({ store: where.newStore(), entities: [Tally] }).call(
-      ref,
-      { type: 'Add', key },
-      { idempotencyKey: key },
-    );
+    const first = await keyedAdd(start({ store: where.newStore(), entities: [Tally] }), ref, key);
     const store = where.newStore();
     let logReads = 0;
     const counted = {
@@ -86,7 +85,7 @@ describe.each(storeKinds)('idempotent calls on %s', (kind) => {
       },
     };
     const restarted = start({ store: counted, entities: [Tally] });
-    expect(await restarted.call(ref, { type: 'Add', key }, { idempotencyKey: key })).toEqual(first);
+    expect(await keyedAdd(restarted, ref, key)).toEqual(first);
     expect(logReads).toBe(1);
   });
 
@@ -104,13 +103,9 @@ describe.each(storeKinds)('idempotent calls on %s', (kind) => {
     const where = await place(kind);
     const ref = Tally.ref(randomUUID());
     const key = `k-${randomUUID()}`;
-    const first = await start({ store: where.newStore(), entities: [Tally] }).call(
-      ref,
-      { type: 'Add', key },
-      { idempotencyKey: key },
-    );
+    const first = await keyedAdd(start({ store: where.newStore(), entities: [Tally] }), ref, key);
     const restarted = start({ store: where.newStore(), entities: [Tally] });
-    expect(await restarted.call(ref, { type: 'Add', key }, { idempotencyKey: key })).toEqual(first);
+    expect(await keyedAdd(restarted, ref, key)).toEqual(first);
     expect(handled.get(key)).toBe(1);
   });
 

@@ -265,6 +265,29 @@ describe('the faults, each on a schedule written by hand', () => {
     expect(balances.get('a0')).toBe(50);
   });
 
+  it('a copy loaded in one process is not trusted after another process changed the entity: the answer is decided on the latest state', async () => {
+    const credit = (amount: number, from: string, to: string) =>
+      `message {"type":"Credit","amount":${amount}} from Account/${from} → Account/${to}`;
+    const { schedule, balances } = await play([
+      // p1 loads a0 and leaves it at 50.
+      transfer('p1', 200),
+      commit('p1', 'a0'),
+      // p2 moves 200 from a1 to a0: a0 is at 250 in the store, still at 50 in p1.
+      { kind: 'call', process: 'p2', ref: Account.ref('a1'), message: { type: 'Transfer', to: 'a0', amount: 200 } },
+      commit('p2', 'a1'),
+      { kind: 'deliver', process: 'p2', row: credit(200, 'a1', 'a0') },
+      commit('p2', 'a0'),
+      // 100 is more than p1's copy holds: p1 must read the log, not refuse from its copy.
+      transfer('p1', 100),
+      commit('p1', 'a0'),
+    ]);
+    expect(schedule[6]?.then).toEqual([
+      'decide  p1 Account/a0 at v3: {"type":"Debited","amount":100}, send {"type":"Credit","amount":100} → Account/a1',
+    ]);
+    expect(schedule[7]?.then).toEqual(['effect  Notice {"amount":100} of Account/a0 v4', 'answer  call 3: ok at v4']);
+    expect(balances.get('a0')).toBe(150);
+  });
+
   it('a crash between the commit and its effects: the at-most-once effect is lost, the message is delivered by the next process', async () => {
     const { schedule, balances } = await play([
       transfer('p1', 30),

@@ -1,4 +1,5 @@
 /** How a simulation's report shows refs, values, decisions and answers: short, one line each. */
+import { isPachydermError, messageOf } from '../../errors.js';
 import type { OutboxRecord, OutboxWrite, StreamAppend } from '../../store/port/index.js';
 
 const MAX_JSON = 120;
@@ -68,7 +69,5 @@ export function answerText(answer: unknown): string {
 }
 
 export function failureText(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return typeof code === 'string' ? `failed ${code}: ${message}` : `failed: ${message}`;
+  return isPachydermError(error) ? `failed ${error.code}: ${error.message}` : `failed: ${messageOf(error)}`;
 }

@@ -176,9 +176,8 @@ export class World {
       held.resolve(undefined);
       return call.settlements.map((s) => `${this.rowKey(s.id)}: ${lost ? 'lost' : outcomeText(s.outcome)}`).join(', ');
     }
-    // A claim ends only by a delivery (see `deliver`), or fails.
-    held.resolve([]);
-    return 'nothing claimed';
+    // A claim ends by a delivery (see `deliver`), or fails above.
+    throw new Error(`simulation: a claim is not ended by "${ending}"`);
   }
 
   /** The outbox rows a claim could take first now (or at `now`), in id order. Changes nothing. */
